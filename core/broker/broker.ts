@@ -1,0 +1,127 @@
+/**
+ * Broker: the root of the kernel's state.
+ *
+ * Owns the configuration that connections negotiate with, the plugin registry, vhosts, users,
+ * the set of live connections, and coarse time: the server calls `tick(now)` a few times a
+ * second and the kernel reads `now` instead of the clock (heartbeats, handshake timeouts).
+ * It touches no socket, file or timer: `connect()` takes a Transport from the server.
+ *
+ * @module
+ */
+
+import { Connection } from "../protocol/connection.ts";
+import type { Transport } from "../transport.ts";
+import type { ExchangeTypePlugin, RouterPlugin, StagePlugin } from "./router.ts";
+import { UserStore } from "./users.ts";
+import { VHost } from "./vhost.ts";
+
+/** Log sink injected by the server. */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** A logger that drops everything. */
+export const SILENT_LOGGER: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Kernel settings. Every field has RabbitMQ's default. */
+export interface BrokerConfig {
+  /** Largest frame we accept and offer in connection.tune. @default 131072 */
+  frameMax: number;
+  /** Highest channel number. @default 2047 */
+  channelMax: number;
+  /** Heartbeat interval offered in connection.tune, in seconds; 0 disables. @default 60 */
+  heartbeat: number;
+  /** A socket that has not completed the handshake by then is closed, in ms. @default 10000 */
+  handshakeTimeout: number;
+  /** Largest message body accepted, in bytes. @default 134217728 (128 MiB, RabbitMQ's default) */
+  maxMessageSize: number;
+  /** Extra `connection.start` server properties (product, version, platform). */
+  serverProperties: Record<string, string>;
+}
+
+/** Defaults, as RabbitMQ ships them. */
+export const DEFAULT_CONFIG: BrokerConfig = {
+  frameMax: 131072,
+  channelMax: 2047,
+  heartbeat: 60,
+  handshakeTimeout: 10_000,
+  maxMessageSize: 128 * 1024 * 1024,
+  serverProperties: {},
+};
+
+/** The kernel. */
+export class Broker {
+  readonly config: BrokerConfig;
+  readonly log: Logger;
+  readonly users = new UserStore();
+  readonly vhosts = new Map<string, VHost>();
+  readonly connections = new Set<Connection>();
+  readonly #exchangeTypes = new Map<string, ExchangeTypePlugin>();
+  readonly #stagePlugins: StagePlugin[] = [];
+  /** Coarse time in ms, advanced by `tick()`. */
+  now: number;
+
+  /**
+   * @param options partial config, a logger, and the start time (ms)
+   */
+  constructor(options: { config?: Partial<BrokerConfig>; log?: Logger; now?: number } = {}) {
+    this.config = { ...DEFAULT_CONFIG, ...options.config };
+    this.log = options.log ?? SILENT_LOGGER;
+    this.now = options.now ?? 0;
+  }
+
+  /** Registers a plugin; exchange types become declarable in vhosts created afterwards. */
+  register(plugin: RouterPlugin): void {
+    if (plugin.stage === "exchange") {
+      if (this.#exchangeTypes.has(plugin.name)) {
+        throw new TypeError(`Cannot register plugin "${plugin.name}": an exchange type of that name exists`);
+      }
+      this.#exchangeTypes.set(plugin.name, plugin);
+    } else {
+      this.#stagePlugins.push(plugin);
+    }
+  }
+
+  /** The exchange-type plugin of that name. */
+  exchangeType(name: string): ExchangeTypePlugin | undefined {
+    return this.#exchangeTypes.get(name);
+  }
+
+  /** Registered plugins, for logs and the management API. */
+  plugins(): RouterPlugin[] {
+    return [...this.#exchangeTypes.values(), ...this.#stagePlugins];
+  }
+
+  /** Creates a vhost with its built-in exchanges (idempotent). */
+  addVHost(name: string): VHost {
+    let v = this.vhosts.get(name);
+    if (!v) {
+      v = new VHost(name, this, (plugin, err) => {
+        this.log.error("plugin failed", { plugin, error: err instanceof Error ? err.stack : String(err) });
+      });
+      this.vhosts.set(name, v);
+    }
+    return v;
+  }
+
+  /** Accepts a new client socket. The server feeds the returned Connection bytes and events. */
+  connect(transport: Transport): Connection {
+    const c = new Connection(this, transport);
+    this.connections.add(c);
+    return c;
+  }
+
+  /** Advances coarse time and runs timers (heartbeats, handshake and close timeouts). */
+  tick(now: number): void {
+    this.now = now;
+    for (const c of this.connections) c.tick(now);
+  }
+
+  /** Closes every connection with 320 CONNECTION_FORCED (graceful shutdown). */
+  shutdown(reason = "broker forced connection closure with reason 'shutdown'"): void {
+    for (const c of this.connections) c.forceClose(reason);
+  }
+}

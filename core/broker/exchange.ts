@@ -1,0 +1,42 @@
+/**
+ * Exchange: a named router from a plugin, with its flags and arguments.
+ *
+ * @module
+ */
+
+import type { FieldTable, FieldValue } from "../wire/field_table.ts";
+import type { BindableRouter, Owner } from "./router.ts";
+
+/** Declare-time properties of an exchange. */
+export interface ExchangeOptions {
+  readonly durable: boolean;
+  readonly autoDelete: boolean;
+  readonly internal: boolean;
+  readonly args: FieldTable;
+}
+
+/** An exchange: the kernel's handle on a plugin's router. */
+export class Exchange implements Owner {
+  /** The plugin's router; assigned right after construction by the vhost. */
+  router!: BindableRouter;
+  /** Routing epoch mark, so each exchange is followed once per publish. */
+  routeMark = 0;
+
+  /**
+   * @param name exchange name ("" is the default exchange)
+   * @param vhost vhost name
+   * @param type exchange type (the plugin's wire name)
+   * @param options flags and arguments
+   */
+  constructor(
+    readonly name: string,
+    readonly vhost: string,
+    readonly type: string,
+    readonly options: ExchangeOptions,
+  ) {}
+
+  /** @inheritdoc */
+  effectiveArg(xArg: string, _policyKey: string): FieldValue | undefined {
+    return this.options.args[xArg];
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The Router contract between the kernel and routing plugins (re-exported by `plugins/api.ts`).
+ *
+ * Owns only types: what a plugin receives (`RoutingInput`, `Owner`, `Binding`) and what it
+ * implements (`Router`, `BindableRouter`, `RouterPlugin`). The kernel keeps every shared
+ * semantic: following exchange-to-exchange destinations once each, removing duplicate queues,
+ * `mandatory`, and refusing unknown exchange types.
+ *
+ * @module
+ */
+
+import type { FieldTable, FieldValue } from "../wire/field_table.ts";
+
+/** Version of this contract; a plugin may check it at load time. */
+export const PLUGIN_API_VERSION = 1;
+
+/** Why a queue let go of a message (the `dead-letter` stage). */
+export type DeadLetterReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
+
+/** What a router sees of a message: never the body. */
+export interface RoutingInput {
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** Message headers, decoded only when a router needs them. */
+  readonly headers: FieldTable | undefined;
+  /** Only in the `dead-letter` stage. */
+  readonly reason?: DeadLetterReason;
+}
+
+/** Where a router puts its results. Owned by the caller and reused for every publish. */
+export interface RouteSink {
+  /** Routes to the queue of that name (duplicates allowed: the kernel removes them). */
+  queue(name: string): void;
+  /** Routes on through another exchange (the kernel follows each exchange once). */
+  exchange(name: string, routingKey?: string): void;
+}
+
+/** Routes a message to queues and exchanges. `route()` runs on the hot path: keep it cheap. */
+export interface Router {
+  route(input: RoutingInput, out: RouteSink): void;
+}
+
+/** A binding from an exchange to a queue or another exchange. */
+export interface Binding {
+  readonly destination: { readonly kind: "queue" | "exchange"; readonly name: string };
+  readonly routingKey: string;
+  readonly args: FieldTable;
+}
+
+/** A router that holds bindings: an exchange type. Parse at bind time so `route()` stays cheap. */
+export interface BindableRouter extends Router {
+  /** Adds a binding; false if an equal one existed. Throws PRECONDITION_FAILED on bad args. */
+  bind(binding: Binding): boolean;
+  /** Removes a binding; false if there was none. */
+  unbind(binding: Binding): boolean;
+  /** Every binding, in no particular order. */
+  bindings(): Iterable<Binding>;
+  /** Number of bindings. */
+  readonly size: number;
+}
+
+/** The exchange or queue a router serves. */
+export interface Owner {
+  readonly name: string;
+  readonly vhost: string;
+  /** An argument of the owner, with a policy value as fallback (the x-argument wins). */
+  effectiveArg(xArg: string, policyKey: string): FieldValue | undefined;
+}
+
+/** An exchange type. */
+export interface ExchangeTypePlugin {
+  /** Wire name, e.g. `direct` or `x-consistent-hash`. */
+  readonly name: string;
+  readonly stage: "exchange";
+  create(owner: Owner): BindableRouter;
+  /** Declare-time check of the exchange's arguments; throws PRECONDITION_FAILED. */
+  validate?(args: FieldTable): void;
+}
+
+/** A stage plugin that is not an exchange type. */
+export interface StagePlugin {
+  readonly name: string;
+  readonly stage: "unroutable" | "dead-letter";
+  create(owner: Owner): Router;
+}
+
+/** Anything a plugin module may export. */
+export type RouterPlugin = ExchangeTypePlugin | StagePlugin;
+
+/** True when two bindings are the same: same destination, key and arguments. */
+export function sameBinding(a: Binding, b: Binding): boolean {
+  return a.destination.kind === b.destination.kind && a.destination.name === b.destination.name &&
+    a.routingKey === b.routingKey && sameTable(a.args, b.args);
+}
+
+/** Structural equality of field tables (order of keys ignored). */
+export function sameTable(a: FieldTable, b: FieldTable): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!(k in b) || !sameValue(a[k], b[k])) return false;
+  }
+  return true;
+}
+
+function sameValue(a: FieldValue, b: FieldValue): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") {
+    return a?.valueOf() === b?.valueOf();
+  }
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (a instanceof Uint8Array && b instanceof Uint8Array) {
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  }
+  if (Array.isArray(a) || Array.isArray(b)) return false;
+  if ("type" in a && "type" in b) return a.type === b.type && a.valueOf() === b.valueOf();
+  return sameTable(a as FieldTable, b as FieldTable);
+}

@@ -1,0 +1,29 @@
+/**
+ * Warren's kernel: the AMQP 0-9-1 wire codec, connection and channel state machines, and the
+ * broker model (vhosts, exchanges, queues, consumers). Runtime-free: it touches no socket, file
+ * or timer. The server gives it bytes through a {@link Transport} and time through `tick(now)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Broker } from "./mod.ts";
+ * const broker = new Broker({ config: { heartbeat: 30 } });
+ * assert.equal(broker.config.frameMax, 131072);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./errors.ts";
+export * from "./transport.ts";
+export * from "./wire/mod.ts";
+export * from "./broker/broker.ts";
+export * from "./broker/router.ts";
+export { Consumer } from "./broker/consumer.ts";
+export { Exchange } from "./broker/exchange.ts";
+export { Delivery, Message } from "./broker/message.ts";
+export { Queue } from "./broker/queue.ts";
+export { isLoopback, type User, UserStore } from "./broker/users.ts";
+export { VHost } from "./broker/vhost.ts";
+export { Connection } from "./protocol/connection.ts";
+export { Channel } from "./protocol/channel.ts";

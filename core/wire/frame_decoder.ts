@@ -1,0 +1,141 @@
+/**
+ * FrameDecoder: turns a byte stream, split at any point, into frames.
+ *
+ * Owns frame boundaries, the frame-max check and the frame-end (0xCE) check. A frame that lies
+ * whole inside a received chunk is handed on as a view into that chunk (no copy). Only a frame
+ * split across chunks is copied, into one reassembly buffer allocated once at frame-max.
+ * Payload views are valid only during the `onFrame` call.
+ *
+ * @module
+ */
+
+import { AmqpError } from "../errors.ts";
+import { FRAME_END, FRAME_OVERHEAD } from "./constants.ts";
+
+/** Receives decoded frames. */
+export interface FrameHandler {
+  /**
+   * Called once per frame, in order.
+   * @returns false to stop decoding the rest of the chunk (the connection is closing)
+   */
+  onFrame(type: number, channel: number, payload: Uint8Array): boolean;
+}
+
+const HEADER_SIZE = 7;
+
+/** Incremental frame decoder. */
+export class FrameDecoder {
+  #frameMax: number;
+  /** Reassembly buffer for a frame split across chunks; allocated on first need. */
+  #partial: Uint8Array | null = null;
+  #partialLen = 0;
+  /** Total size (header + payload + end) of the frame being reassembled, or 0 if unknown yet. */
+  #partialNeed = 0;
+
+  /** @param frameMax the largest frame accepted, header and end octet included */
+  constructor(frameMax: number) {
+    this.#frameMax = frameMax;
+  }
+
+  /** Changes the frame-max after `connection.tune-ok`. */
+  setFrameMax(frameMax: number): void {
+    this.#frameMax = frameMax;
+    if (this.#partial && this.#partial.length < frameMax) {
+      if (this.#partialLen === 0) this.#partial = null;
+      else {
+        // A frame whose size is not known yet may now be up to the new frame-max: grow, keeping its bytes.
+        const next = new Uint8Array(frameMax);
+        next.set(this.#partial.subarray(0, this.#partialLen));
+        this.#partial = next;
+      }
+    }
+  }
+
+  /** Bytes buffered from an incomplete frame. */
+  get buffered(): number {
+    return this.#partialLen;
+  }
+
+  /** Feeds a chunk; calls `handler.onFrame` for every complete frame. Throws FRAME_ERROR. */
+  push(chunk: Uint8Array, handler: FrameHandler): void {
+    let pos = 0;
+    const len = chunk.length;
+    if (this.#partialLen > 0) {
+      pos = this.#fillPartial(chunk, handler);
+      if (pos < 0) return;
+    }
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    while (pos < len) {
+      if (len - pos < HEADER_SIZE) {
+        this.#stash(chunk, pos, len - pos, 0);
+        return;
+      }
+      const size = view.getUint32(pos + 3);
+      const total = size + FRAME_OVERHEAD;
+      this.#checkSize(view.getUint8(pos), total);
+      if (len - pos < total) {
+        this.#stash(chunk, pos, len - pos, total);
+        return;
+      }
+      if (chunk[pos + total - 1] !== FRAME_END) throw badEnd(chunk[pos + total - 1]);
+      const more = handler.onFrame(
+        chunk[pos],
+        view.getUint16(pos + 1),
+        chunk.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + size),
+      );
+      pos += total;
+      if (!more) return;
+    }
+  }
+
+  #checkSize(type: number, total: number): void {
+    if (total > this.#frameMax) {
+      throw new AmqpError(
+        "FRAME_ERROR",
+        `type ${type}, frame of ${total} bytes is larger than the negotiated frame-max ${this.#frameMax}`,
+      );
+    }
+  }
+
+  #stash(chunk: Uint8Array, pos: number, n: number, need: number): void {
+    if (!this.#partial || this.#partial.length < Math.max(need, HEADER_SIZE)) {
+      this.#partial = new Uint8Array(Math.max(this.#frameMax, need, HEADER_SIZE));
+    }
+    this.#partial.set(chunk.subarray(pos, pos + n), 0);
+    this.#partialLen = n;
+    this.#partialNeed = need;
+  }
+
+  /** Completes the buffered frame from the chunk; returns the chunk position after it, or -1. */
+  #fillPartial(chunk: Uint8Array, handler: FrameHandler): number {
+    const buf = this.#partial!;
+    let pos = 0;
+    if (this.#partialNeed === 0) {
+      const take = Math.min(HEADER_SIZE - this.#partialLen, chunk.length);
+      buf.set(chunk.subarray(0, take), this.#partialLen);
+      this.#partialLen += take;
+      pos = take;
+      if (this.#partialLen < HEADER_SIZE) return -1;
+      const size = new DataView(buf.buffer, buf.byteOffset).getUint32(3);
+      const total = size + FRAME_OVERHEAD;
+      this.#checkSize(buf[0], total);
+      this.#partialNeed = total;
+    }
+    const need = this.#partialNeed;
+    const take = Math.min(need - this.#partialLen, chunk.length - pos);
+    buf.set(chunk.subarray(pos, pos + take), this.#partialLen);
+    this.#partialLen += take;
+    pos += take;
+    if (this.#partialLen < need) return -1;
+    this.#partialLen = 0;
+    this.#partialNeed = 0;
+    if (buf[need - 1] !== FRAME_END) throw badEnd(buf[need - 1]);
+    const dv = new DataView(buf.buffer, buf.byteOffset);
+    const more = handler.onFrame(buf[0], dv.getUint16(1), buf.subarray(HEADER_SIZE, need - 1));
+    return more ? pos : -1;
+  }
+}
+
+function badEnd(octet: number): AmqpError {
+  return new AmqpError("FRAME_ERROR", `frame end octet was 0x${octet.toString(16)}, expected 0xce`);
+}

@@ -1,0 +1,5 @@
+/**
+ * The `direct` exchange type.
+ * @module
+ */
+export { directPlugin, directPlugin as default, DirectRouter } from "./direct.ts";

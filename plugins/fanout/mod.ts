@@ -1,0 +1,5 @@
+/**
+ * The `fanout` exchange type.
+ * @module
+ */
+export { fanoutPlugin, fanoutPlugin as default, FanoutRouter } from "./fanout.ts";

@@ -1,0 +1,12 @@
+/**
+ * The default plugin set, registered at start-up exactly as a user's plugin would be.
+ *
+ * @module
+ */
+
+import type { RouterPlugin } from "./api.ts";
+import { directPlugin } from "./direct/mod.ts";
+import { fanoutPlugin } from "./fanout/mod.ts";
+
+/** Built-in plugins, in registration order. */
+export const DEFAULT_PLUGINS: readonly RouterPlugin[] = [directPlugin, fanoutPlugin];

@@ -1,0 +1,123 @@
+/**
+ * Warren's server: starts a broker in-process, listening on TCP, on Deno or Bun.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createBroker } from "./mod.ts";
+ * const running = await createBroker({ port: 0, host: "127.0.0.1", logLevel: "none" });
+ * assert.ok(running.port > 0);
+ * await running.close();
+ * ```
+ *
+ * @module
+ */
+
+import { Broker, type BrokerConfig, type RouterPlugin } from "../core/mod.ts";
+import { DEFAULT_PLUGINS } from "../plugins/mod.ts";
+import { createLogger, type LogLevel } from "./log.ts";
+import type { Listen, Listener } from "./transport/types.ts";
+
+/** Options of {@link createBroker}. Every one is optional. */
+export interface BrokerOptions {
+  /** AMQP port; 0 picks a free one. @default 5672 */
+  port?: number;
+  /** Address to listen on. @default "0.0.0.0" */
+  host?: string;
+  /** Heartbeat offered to clients, seconds (0 disables). @default 60 */
+  heartbeat?: number;
+  /** Largest frame accepted, bytes. @default 131072 */
+  frameMax?: number;
+  /** Highest channel number. @default 2047 */
+  channelMax?: number;
+  /** Time allowed to complete the AMQP handshake, ms. @default 10000 */
+  handshakeTimeout?: number;
+  /** Largest message body, bytes. @default 134217728 */
+  maxMessageSize?: number;
+  /** Log level. @default "info" */
+  logLevel?: LogLevel;
+  /** Plugins registered in addition to the built-in ones. */
+  plugins?: readonly RouterPlugin[];
+  /** Users besides the default guest (who may connect from loopback only). */
+  users?: readonly { name: string; password: string; tags?: string[] }[];
+  /** Force a runtime's transport (default: the one this code runs on). */
+  runtime?: "deno" | "bun";
+}
+
+/** A broker running in this process. */
+export interface RunningBroker {
+  readonly broker: Broker;
+  /** The port bound (the real one when 0 was asked for). */
+  readonly port: number;
+  readonly host: string;
+  /** Graceful stop: stop accepting, close connections with 320 CONNECTION_FORCED, flush. */
+  close(): Promise<void>;
+}
+
+/** How often the kernel's clock advances (heartbeats, timeouts), ms. */
+const TICK_INTERVAL = 100;
+/** How long a graceful stop waits for clients to acknowledge connection.close, ms. */
+const SHUTDOWN_GRACE = 1_000;
+
+/** The runtime this code runs on. */
+export function currentRuntime(): "deno" | "bun" {
+  return "Bun" in globalThis ? "bun" : "deno";
+}
+
+function runtimeVersion(runtime: "deno" | "bun"): string {
+  const g = globalThis as unknown as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
+  return runtime === "bun" ? `Bun ${g.Bun?.version}` : `Deno ${g.Deno?.version.deno}`;
+}
+
+/** Starts a broker listening on TCP. */
+export async function createBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
+  const runtime = options.runtime ?? currentRuntime();
+  const log = createLogger(options.logLevel ?? "info");
+  const config: Partial<BrokerConfig> = {
+    serverProperties: { platform: runtimeVersion(runtime) },
+  };
+  if (options.heartbeat !== undefined) config.heartbeat = options.heartbeat;
+  if (options.frameMax !== undefined) config.frameMax = options.frameMax;
+  if (options.channelMax !== undefined) config.channelMax = options.channelMax;
+  if (options.handshakeTimeout !== undefined) config.handshakeTimeout = options.handshakeTimeout;
+  if (options.maxMessageSize !== undefined) config.maxMessageSize = options.maxMessageSize;
+  const broker = new Broker({ config, log, now: Date.now() });
+  for (const p of DEFAULT_PLUGINS) broker.register(p);
+  for (const p of options.plugins ?? []) broker.register(p);
+  broker.users.put("guest", "guest", { tags: ["administrator"], loopbackOnly: true });
+  for (const u of options.users ?? []) broker.users.put(u.name, u.password, { tags: u.tags });
+  broker.addVHost("/");
+
+  const listen: Listen = runtime === "bun"
+    ? (await import("./transport/bun.ts")).listenBun
+    : (await import("./transport/deno.ts")).listenDeno;
+  const listener: Listener = await listen(broker, {
+    host: options.host ?? "0.0.0.0",
+    port: options.port ?? 5672,
+  });
+  const timer = setInterval(() => broker.tick(Date.now()), TICK_INTERVAL);
+  log.info("listening", { amqp: `${listener.host}:${listener.port}`, runtime: runtimeVersion(runtime) });
+
+  let closed: Promise<void> | null = null;
+  return {
+    broker,
+    port: listener.port,
+    host: listener.host,
+    close() {
+      return closed ??= (async () => {
+        listener.close();
+        broker.shutdown();
+        const deadline = Date.now() + SHUTDOWN_GRACE;
+        while (broker.connections.size > 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 10));
+          broker.tick(Date.now());
+        }
+        listener.closeAll();
+        clearInterval(timer);
+        // Let the transports' read loops observe the closed sockets before we return.
+        await new Promise((r) => setTimeout(r, 0));
+        log.info("stopped");
+      })();
+    },
+  };
+}
