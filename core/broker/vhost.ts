@@ -20,13 +20,7 @@ import {
 import { EMPTY_TABLE, type FieldTable } from "../wire/field_table.ts";
 import { Exchange, type ExchangeOptions } from "./exchange.ts";
 import { Queue, type QueueOptions } from "./queue.ts";
-import {
-  type Binding,
-  type ExchangeTypePlugin,
-  type RouteSink,
-  type RoutingInput,
-  sameTable,
-} from "./router.ts";
+import { type Binding, type ExchangeTypePlugin, type RouteSink, sameTable } from "./router.ts";
 
 /** Looks up exchange-type plugins by wire name. */
 export interface PluginLookup {
