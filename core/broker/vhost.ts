@@ -222,7 +222,7 @@ export class VHost {
       throw preconditionFailed(`queue '${name}' in vhost '${this.name}' in use`);
     }
     if (ifEmpty && q.messageCount > 0) {
-      throw preconditionFailed(`queue '${name}' in vhost '${this.name}' is not empty`);
+      throw preconditionFailed(`queue '${name}' in vhost '${this.name}' not empty`);
     }
     return this.removeQueue(q);
   }
