@@ -139,6 +139,20 @@ export function inequivalentArg(
   );
 }
 
+/**
+ * Formats bytes the way RabbitMQ's reply texts show them (an Erlang binary): `<<"abc">>` for
+ * printable ASCII, `<<1,2,3>>` otherwise; long inputs are cut (the reply text is at most 255 bytes).
+ */
+export function erlangBinary(bytes: Uint8Array, max = 48): string {
+  const shown = bytes.subarray(0, max);
+  let printable = shown.length > 0;
+  for (let i = 0; i < shown.length && printable; i++) {
+    printable = shown[i] >= 32 && shown[i] < 127 && shown[i] !== 34;
+  }
+  const body = printable ? `"${String.fromCharCode(...shown)}"` : shown.join(",");
+  return `<<${body}${bytes.length > max ? ",..." : ""}>>`;
+}
+
 /** Anything that is not an AmqpError becomes 541 INTERNAL_ERROR (the caller logs the original). */
 export function toAmqpError(err: unknown): AmqpError {
   if (err instanceof AmqpError) return err;

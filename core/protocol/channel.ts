@@ -14,11 +14,16 @@
 import { Consumer, type ConsumerChannel } from "../broker/consumer.ts";
 import { Deque } from "../broker/deque.ts";
 import { type Delivery, Message } from "../broker/message.ts";
+import type { Exchange } from "../broker/exchange.ts";
 import type { Queue } from "../broker/queue.ts";
 import type { VHost } from "../broker/vhost.ts";
 import { accessRefused, AmqpError, preconditionFailed } from "../errors.ts";
-import { type AnyMethod, type BasicPublish, CLASS, METHOD, METHOD_NAMES } from "../wire/methods.ts";
+import { type AnyMethod, type BasicPublish, CLASS, METHOD } from "../wire/methods.ts";
+import { propertiesProblem } from "../wire/properties.ts";
 import type { Connection } from "./connection.ts";
+
+/** Shared raw properties of a message published with none set (flags 0): no copy per publish. */
+const NO_PROPERTIES = new Uint8Array(2);
 
 const SHORTSTR_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -56,6 +61,11 @@ export class Channel implements ConsumerChannel {
   /** Set by the first channel.open; a second one is a CHANNEL_ERROR. */
   #opened = false;
 
+  // Transactions: publishes and settlements wait here until tx.commit.
+  #tx = false;
+  #txPublishes: { exchange: Exchange; message: Message; mandatory: boolean }[] = [];
+  #txSettles: { deliveries: Delivery[]; requeue: boolean }[] = [];
+
   // Publishing.
   #confirm = false;
   #publishSeq = 0;
@@ -90,21 +100,8 @@ export class Channel implements ConsumerChannel {
 
   /** A method frame for this channel. Errors are thrown to the connection. */
   onMethod(m: AnyMethod): void {
-    if (this.#state !== "open") {
-      // After we sent channel.close, everything but close / close-ok is discarded.
-      if (m.id === METHOD.CHANNEL_CLOSE_OK) this.#finish();
-      else if (m.id === METHOD.CHANNEL_CLOSE) {
-        this.#conn.sendMethod(this.id, { id: METHOD.CHANNEL_CLOSE_OK });
-        this.#finish();
-      }
-      return;
-    }
-    if (this.#publish !== null) {
-      throw new AmqpError(
-        "UNEXPECTED_FRAME",
-        `expected content header for class ${CLASS.BASIC}, got non content header frame instead`,
-      ).forMethod(m.id >>> 16, m.id & 0xffff);
-    }
+    if (this.#publish !== null) throw this.#unexpectedDuringContent();
+    if (this.#state !== "open") return this.#onMethodWhileClosing(m);
     try {
       this.#dispatch(m);
     } catch (err) {
@@ -113,32 +110,73 @@ export class Channel implements ConsumerChannel {
     }
   }
 
+  /**
+   * After we sent channel.close, methods and whole messages are discarded until close-ok, but
+   * framing is still checked, as RabbitMQ does. A client channel.close gets its close-ok and the
+   * channel keeps waiting for ours to be acknowledged.
+   */
+  #onMethodWhileClosing(m: AnyMethod): void {
+    switch (m.id) {
+      case METHOD.CHANNEL_CLOSE_OK:
+        return this.#finish();
+      case METHOD.CHANNEL_CLOSE:
+        this.#conn.sendMethod(this.id, { id: METHOD.CHANNEL_CLOSE_OK });
+        return;
+      case METHOD.CHANNEL_OPEN:
+        throw new AmqpError("CHANNEL_ERROR", "second 'channel.open' seen").forMethod(CLASS.CHANNEL, 10);
+      case METHOD.BASIC_PUBLISH:
+        this.#publish = m; // its content is read and dropped
+        return;
+    }
+  }
+
+  /** The 505 for a frame that breaks publish → header → body. */
+  #unexpectedDuringContent(): AmqpError {
+    return new AmqpError(
+      "UNEXPECTED_FRAME",
+      this.#properties === null
+        ? `expected content header for class ${CLASS.BASIC}, got non content header frame instead`
+        : "expected content body, got non content body frame instead",
+    ).forMethod(CLASS.BASIC, 40);
+  }
+
   /** A content header frame. */
   onHeader(payload: Uint8Array): void {
-    if (this.#state !== "open") return;
-    const m = this.#publish;
-    if (m === null || this.#properties !== null) {
+    if (this.#publish === null) {
       throw new AmqpError("UNEXPECTED_FRAME", "expected method frame, got non method frame instead");
     }
-    if (payload.length < 14) throw new AmqpError("FRAME_ERROR", "content header frame too short");
+    if (this.#properties !== null) throw this.#unexpectedDuringContent();
+    if (payload.length < 14) throw this.#unexpectedDuringContent();
     const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
     const classId = view.getUint16(0);
+    // A non-zero weight means this is not a content header (RabbitMQ reads it the same way).
+    if (view.getUint16(2) !== 0) throw this.#unexpectedDuringContent();
     if (classId !== CLASS.BASIC) {
       throw new AmqpError(
         "UNEXPECTED_FRAME",
         `expected content header for class ${CLASS.BASIC}, got one for class ${classId} instead`,
       ).forMethod(CLASS.BASIC, 40);
     }
-    const hi = view.getUint32(4);
-    const size = hi * 4294967296 + view.getUint32(8);
+    const size = view.getUint32(4) * 4294967296 + view.getUint32(8);
     const max = this.#conn.broker.config.maxMessageSize;
     if (size > max) {
       this.#publish = null;
       throw preconditionFailed(`message size ${size} is larger than configured max size ${max}`)
         .forMethod(CLASS.BASIC, 40);
     }
+    const properties = payload.subarray(12);
+    // Checked here, without allocating, so a consumer never receives properties it cannot parse.
+    const problem = propertiesProblem(properties);
+    if (problem !== null) {
+      throw new AmqpError("SYNTAX_ERROR", `invalid content header properties: ${problem}`).forMethod(
+        CLASS.BASIC,
+        40,
+      );
+    }
     // Copied: properties outlive the received chunk.
-    this.#properties = payload.slice(12);
+    this.#properties = properties.length === 2 && properties[0] === 0 && properties[1] === 0
+      ? NO_PROPERTIES
+      : properties.slice();
     this.#bodySize = size;
     this.#bodyReceived = 0;
     if (size === 0) this.#completePublish(new Uint8Array(0));
@@ -146,21 +184,17 @@ export class Channel implements ConsumerChannel {
 
   /** A content body frame. */
   onBody(payload: Uint8Array): void {
-    if (this.#state !== "open") return;
-    if (this.#properties === null) {
-      throw new AmqpError(
-        "UNEXPECTED_FRAME",
-        this.#publish === null
-          ? "expected method frame, got non method frame instead"
-          : `expected content header for class ${CLASS.BASIC}, got non content header frame instead`,
-      );
+    if (this.#publish === null) {
+      throw new AmqpError("UNEXPECTED_FRAME", "expected method frame, got non method frame instead");
     }
+    if (this.#properties === null) throw this.#unexpectedDuringContent();
     const received = this.#bodyReceived + payload.length;
     if (received > this.#bodySize) {
+      // RabbitMQ lets the channel wait forever for a body that never fits; an error is kinder.
       throw new AmqpError(
         "FRAME_ERROR",
         `content body of ${received} bytes exceeds the ${this.#bodySize} bytes declared in the content header`,
-      );
+      ).forMethod(CLASS.BASIC, 40);
     }
     if (this.#bodyReceived === 0 && received === this.#bodySize) {
       // The common case: the whole body in one frame. One copy, out of the socket chunk.
@@ -184,8 +218,7 @@ export class Channel implements ConsumerChannel {
     const vhost = this.#vhost;
     switch (m.id) {
       case METHOD.BASIC_PUBLISH:
-        if (m.immediate) throw new AmqpError("NOT_IMPLEMENTED", "immediate=true");
-        this.#publish = m;
+        this.#publish = m; // checked when its content is complete, as RabbitMQ does
         return;
       case METHOD.BASIC_ACK:
         return this.#settle(m.deliveryTag, m.multiple, "ack", false);
@@ -291,13 +324,25 @@ export class Channel implements ConsumerChannel {
         return;
 
       case METHOD.CONFIRM_SELECT:
+        if (this.#tx) throw preconditionFailed("cannot switch from tx to confirm mode");
         this.#confirm = true;
         if (!m.nowait) conn.sendMethod(this.id, { id: METHOD.CONFIRM_SELECT_OK });
         return;
       case METHOD.TX_SELECT:
+        if (this.#confirm) throw preconditionFailed("cannot switch from confirm to tx mode");
+        this.#tx = true;
+        conn.sendMethod(this.id, { id: METHOD.TX_SELECT_OK });
+        return;
       case METHOD.TX_COMMIT:
+        if (!this.#tx) throw preconditionFailed("channel is not transactional");
+        this.#commit();
+        conn.sendMethod(this.id, { id: METHOD.TX_COMMIT_OK });
+        return;
       case METHOD.TX_ROLLBACK:
-        throw new AmqpError("NOT_IMPLEMENTED", `${METHOD_NAMES[m.id]} (transactions are not supported yet)`);
+        if (!this.#tx) throw preconditionFailed("channel is not transactional");
+        this.#rollback();
+        conn.sendMethod(this.id, { id: METHOD.TX_ROLLBACK_OK });
+        return;
 
       case METHOD.CHANNEL_OPEN:
         if (this.#opened) throw new AmqpError("CHANNEL_ERROR", "second 'channel.open' seen");
@@ -309,8 +354,6 @@ export class Channel implements ConsumerChannel {
         conn.sendMethod(this.id, { id: METHOD.CHANNEL_FLOW_OK, active: m.active });
         if (m.active) this.resume();
         return;
-      case METHOD.CHANNEL_FLOW_OK:
-        return; // we never send channel.flow; nothing waits for this
       case METHOD.CHANNEL_CLOSE:
         this.release();
         conn.sendMethod(this.id, { id: METHOD.CHANNEL_CLOSE_OK });
@@ -322,7 +365,8 @@ export class Channel implements ConsumerChannel {
         conn.sendMethod(this.id, { id: METHOD.ACCESS_REQUEST_OK, ticket: 1 });
         return;
     }
-    throw new AmqpError("COMMAND_INVALID", `method ${METHOD_NAMES[m.id]} is not valid on a channel`);
+    // Server-to-client methods, connection methods on a channel, channel.flow-ok: as RabbitMQ.
+    throw new AmqpError("COMMAND_INVALID", "unimplemented method");
   }
 
   /** Resolves the empty-name shortcut to the last queue declared on this channel. */
@@ -339,6 +383,8 @@ export class Channel implements ConsumerChannel {
     const properties = this.#properties!;
     this.#publish = null;
     this.#properties = null;
+    if (this.#state !== "open") return; // content of a publish sent after our channel.close
+    if (m.immediate) throw new AmqpError("NOT_IMPLEMENTED", "immediate=true").forMethod(CLASS.BASIC, 40);
     const vhost = this.#vhost;
     const exchange = vhost.exchanges.get(m.exchange);
     if (exchange === undefined) throw notFoundExchange(m.exchange, vhost.name);
@@ -347,13 +393,11 @@ export class Channel implements ConsumerChannel {
         .forMethod(CLASS.BASIC, 40);
     }
     const message = new Message(m.exchange, m.routingKey, properties, body);
-    const queues = vhost.route(exchange, m.routingKey, undefined);
-    const n = queues.length;
-    if (n === 0) {
-      if (m.mandatory) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);
-    } else {
-      for (let i = 0; i < n; i++) queues[i].enqueue(message);
+    if (this.#tx) {
+      this.#txPublishes.push({ exchange, message, mandatory: m.mandatory });
+      return;
     }
+    this.#route(exchange, message, m.mandatory);
     if (this.#confirm) {
       this.#conn.sendMethod(this.id, {
         id: METHOD.BASIC_ACK,
@@ -361,6 +405,43 @@ export class Channel implements ConsumerChannel {
         multiple: false,
       });
     }
+  }
+
+  /** Routes a message and enqueues it; an unroutable mandatory message is returned (312). */
+  #route(exchange: Exchange, message: Message, mandatory: boolean): void {
+    const queues = this.#vhost.route(exchange, message.routingKey, undefined);
+    const n = queues.length;
+    if (n === 0) {
+      if (mandatory) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);
+    } else {
+      for (let i = 0; i < n; i++) queues[i].enqueue(message);
+    }
+  }
+
+  /** tx.commit: the transaction's publishes, then its settlements, in the order they came. */
+  #commit(): void {
+    const publishes = this.#txPublishes;
+    const settles = this.#txSettles;
+    this.#txPublishes = [];
+    this.#txSettles = [];
+    for (const p of publishes) {
+      // An exchange deleted since the publish routes nowhere.
+      if (this.#vhost.exchanges.get(p.exchange.name) === p.exchange) {
+        this.#route(p.exchange, p.message, p.mandatory);
+      } else if (p.mandatory) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", p.message);
+    }
+    for (const s of settles) this.#applySettle(s.deliveries, s.requeue);
+  }
+
+  /** tx.rollback: publishes are dropped; settled deliveries become unacked again. */
+  #rollback(): void {
+    this.#txPublishes = [];
+    if (this.#txSettles.length === 0) return;
+    const all = this.#unacked.drain();
+    for (const s of this.#txSettles) all.push(...s.deliveries);
+    this.#txSettles = [];
+    all.sort((a, b) => a.tag - b.tag);
+    for (const d of all) this.#unacked.push(d);
   }
 
   // ---------------------------------------------------------------- consume and deliver
@@ -459,35 +540,38 @@ export class Channel implements ConsumerChannel {
 
   #settle(tag: number, multiple: boolean, kind: "ack" | "nack" | "reject", requeue: boolean): void {
     const list = this.#unacked;
-    let settled: Delivery[];
-    if (multiple && tag === 0) {
-      settled = list.drain();
-    } else {
-      const idx = this.#indexOfTag(tag);
-      if (idx < 0) throw preconditionFailed(`unknown delivery tag ${tag}`);
-      if (multiple) {
-        settled = new Array(idx + 1);
-        for (let i = 0; i <= idx; i++) settled[i] = list.shift()!;
-      } else {
-        const d = list.removeAt(idx)!;
-        if (d.consumer !== null) d.consumer.unacked--;
-        if (kind !== "ack" && requeue) d.queue.requeue([d]);
-        this.#afterSettle(d);
-        return;
-      }
+    const back = kind !== "ack" && requeue;
+    if (multiple && tag === 0) return this.#settled(list.drain(), back);
+    const idx = this.#indexOfTag(tag);
+    if (idx < 0) throw preconditionFailed(`unknown delivery tag ${tag}`);
+    if (!multiple && !this.#tx) {
+      // Hot path: one ack. Only its queue (or all, under a channel-wide limit) can move on.
+      const d = list.removeAt(idx)!;
+      if (d.consumer !== null) d.consumer.unacked--;
+      if (back) d.queue.requeue([d]);
+      if (this.#channelPrefetch !== 0) this.resume();
+      else d.queue.drain();
+      return;
     }
-    for (let i = 0; i < settled.length; i++) {
-      const c = settled[i].consumer;
-      if (c !== null) c.unacked--;
-    }
-    if (kind !== "ack" && requeue) this.#requeue(settled);
-    else this.resume();
+    const settled: Delivery[] = new Array(multiple ? idx + 1 : 1);
+    if (multiple) { for (let i = 0; i <= idx; i++) settled[i] = list.shift()!; }
+    else settled[0] = list.removeAt(idx)!;
+    this.#settled(settled, back);
   }
 
-  /** After settling one delivery, only its queue (or all, under a channel-wide limit) can move. */
-  #afterSettle(d: Delivery): void {
-    if (this.#channelPrefetch !== 0) this.resume();
-    else d.queue.drain();
+  /** Settled deliveries: held until commit in a transaction, applied at once otherwise. */
+  #settled(deliveries: Delivery[], requeue: boolean): void {
+    if (this.#tx) this.#txSettles.push({ deliveries, requeue });
+    else this.#applySettle(deliveries, requeue);
+  }
+
+  #applySettle(deliveries: Delivery[], requeue: boolean): void {
+    for (let i = 0; i < deliveries.length; i++) {
+      const c = deliveries[i].consumer;
+      if (c !== null) c.unacked--;
+    }
+    if (requeue) this.#requeue(deliveries);
+    else this.resume();
   }
 
   /** Binary search: unacked deliveries are in ascending tag order. */
@@ -542,7 +626,13 @@ export class Channel implements ConsumerChannel {
     this.#body = null;
     for (const c of this.#consumers.values()) this.#detach(c);
     this.#consumers.clear();
-    this.#requeue(this.#unacked.drain());
+    // Uncommitted settlements never happened: those deliveries go back with the unacked ones.
+    const back = this.#unacked.drain();
+    for (const s of this.#txSettles) back.push(...s.deliveries);
+    this.#txSettles = [];
+    this.#txPublishes = [];
+    back.sort((a, b) => a.tag - b.tag);
+    this.#requeue(back);
   }
 
   #finish(): void {

@@ -17,7 +17,7 @@ import type { Message } from "../broker/message.ts";
 import type { Queue } from "../broker/queue.ts";
 import type { User } from "../broker/users.ts";
 import type { VHost } from "../broker/vhost.ts";
-import { AmqpError, toAmqpError } from "../errors.ts";
+import { AmqpError, erlangBinary, toAmqpError } from "../errors.ts";
 import type { Transport } from "../transport.ts";
 import { FRAME, FRAME_MIN_SIZE, FRAME_OVERHEAD, PROTOCOL_HEADER } from "../wire/constants.ts";
 import type { FieldTable } from "../wire/field_table.ts";
@@ -156,25 +156,31 @@ export class Connection implements FrameHandler {
     if (state === "closed") return false;
     try {
       if (type === FRAME.METHOD) {
-        const m = decodeMethod(this.#reader.reset(payload));
+        const m = this.#decode(payload);
         if (channelId === 0) this.#onConnectionMethod(m);
         else if (state === "closing") return true; // discard until close-ok
         else this.#channelFor(channelId, m).onMethod(m);
       } else if (type === FRAME.HEADER || type === FRAME.BODY) {
         if (state === "closing") return true;
         if (channelId === 0 || state !== "open") {
-          throw new AmqpError("UNEXPECTED_FRAME", `content frame on channel ${channelId} outside a channel`);
+          throw new AmqpError("UNEXPECTED_FRAME", `type ${type}, all octets = ${erlangBinary(payload)}`);
         }
         const ch = this.#channels.get(channelId);
-        if (!ch) throw new AmqpError("CHANNEL_ERROR", `expected 'channel.open' on channel ${channelId}`);
+        if (!ch) {
+          throw new AmqpError("UNEXPECTED_FRAME", "expected method frame, got non method frame instead");
+        }
         if (type === FRAME.HEADER) ch.onHeader(payload);
         else ch.onBody(payload);
       } else if (type === FRAME.HEARTBEAT) {
-        if (channelId !== 0) {
-          throw new AmqpError("FRAME_ERROR", `heartbeat frame on channel ${channelId}, expected channel 0`);
+        if (payload.length !== 0) {
+          throw new AmqpError("FRAME_ERROR", `type 8, all octets = ${erlangBinary(payload)}: unknown_frame`);
         }
+        if (channelId !== 0) throw new AmqpError("UNEXPECTED_FRAME", "type 8, all octets = <<>>");
       } else {
-        throw new AmqpError("FRAME_ERROR", `unknown frame type ${type}`);
+        throw new AmqpError(
+          "FRAME_ERROR",
+          `type ${type}, all octets = ${erlangBinary(payload)}: unknown_frame`,
+        );
       }
     } catch (err) {
       this.#fail(err, channelId);
@@ -182,25 +188,46 @@ export class Connection implements FrameHandler {
     return this.#state !== "closed";
   }
 
+  /** Decodes a method frame, mapping malformed arguments to RabbitMQ's FRAME_ERROR texts. */
+  #decode(payload: Uint8Array): AnyMethod {
+    if (payload.length < 4) {
+      throw new AmqpError("FRAME_ERROR", `type 1, all octets = ${erlangBinary(payload)}: unknown_frame`);
+    }
+    const r = this.#reader.reset(payload);
+    let m: AnyMethod;
+    try {
+      m = decodeMethod(r);
+    } catch (err) {
+      if (!(err instanceof AmqpError) || err.reply === "COMMAND_INVALID" || err.reply === "SYNTAX_ERROR") {
+        if (err instanceof AmqpError) {
+          err.forMethod(payload[0] << 8 | payload[1], payload[2] << 8 | payload[3]);
+        }
+        throw err;
+      }
+      throw cannotDecode(payload);
+    }
+    if (r.remaining !== 0) throw cannotDecode(payload);
+    return m;
+  }
+
   #channelFor(id: number, m: AnyMethod): Channel {
     if (this.#state !== "open") {
       throw new AmqpError(
         "COMMAND_INVALID",
         `method ${METHOD_NAMES[m.id]} on channel ${id} before connection.open`,
-      );
+      )
+        .forMethod(m.id >>> 16, m.id & 0xffff);
     }
     const ch = this.#channels.get(id);
     if (ch) return ch;
     if (m.id !== METHOD.CHANNEL_OPEN) {
-      throw new AmqpError(
-        "CHANNEL_ERROR",
-        `expected 'channel.open' on channel ${id}, got '${METHOD_NAMES[m.id]}'`,
-      );
+      throw new AmqpError("CHANNEL_ERROR", "expected 'channel.open'").forMethod(m.id >>> 16, m.id & 0xffff);
     }
-    if (id > this.channelMax) {
+    // channel-max limits how many channels are open at once, not their numbers (as RabbitMQ).
+    if (this.#channels.size >= this.channelMax) {
       throw new AmqpError(
-        "CHANNEL_ERROR",
-        `channel ${id} is above the negotiated channel_max ${this.channelMax}`,
+        "NOT_ALLOWED",
+        `number of channels opened (${this.#channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
       );
     }
     const created = new Channel(this, id);
@@ -247,20 +274,21 @@ export class Connection implements FrameHandler {
         this.sendMethod(0, { id: METHOD.CONNECTION_CLOSE_OK });
         this.#terminate();
         return;
-      case METHOD.CONNECTION_CLOSE_OK:
-        return; // not closing: nothing to do (RabbitMQ ignores it too)
       case METHOD.CONNECTION_UPDATE_SECRET:
         if (state !== "open") break;
         this.sendMethod(0, { id: METHOD.CONNECTION_UPDATE_SECRET_OK });
         return;
-      case METHOD.CONNECTION_BLOCKED:
-      case METHOD.CONNECTION_UNBLOCKED:
-        return; // informational from a client; nothing to do
     }
-    if (METHOD_NAMES[m.id]?.startsWith("connection.")) {
-      throw new AmqpError("COMMAND_INVALID", `unexpected method ${METHOD_NAMES[m.id]} in state '${state}'`);
-    }
-    throw new AmqpError("COMMAND_INVALID", `method ${METHOD_NAMES[m.id]} is not allowed on channel 0`);
+    // RabbitMQ's words for any method that does not fit the connection's state on channel 0.
+    const phase = state === "open"
+      ? "running"
+      : state === "open-wait"
+      ? "opening"
+      : state === "tune"
+      ? "tuning"
+      : "starting";
+    throw new AmqpError("CHANNEL_ERROR", `unexpected method in connection state ${phase}`)
+      .forMethod(m.id >>> 16, m.id & 0xffff);
   }
 
   #sendStart(): void {
@@ -349,7 +377,9 @@ export class Connection implements FrameHandler {
 
   #onOpen(vhostName: string): void {
     const vhost = this.broker.vhosts.get(vhostName);
-    if (!vhost) throw new AmqpError("NOT_ALLOWED", `vhost '${vhostName}' not found`);
+    if (!vhost) {
+      throw new AmqpError("NOT_ALLOWED", `vhost ${vhostName} not found`).forMethod(10, 40);
+    }
     this.vhost = vhost;
     this.#state = "open";
     this.sendMethod(0, { id: METHOD.CONNECTION_OPEN_OK, knownHosts: "" });
@@ -448,7 +478,7 @@ export class Connection implements FrameHandler {
       return;
     }
     if (
-      state !== "open" && state !== "open-wait" &&
+      state !== "open" &&
       now - this.#createdAt >= this.broker.config.handshakeTimeout
     ) {
       this.broker.log.info("closing connection: handshake timeout", { connection: this.name, state });
@@ -574,6 +604,12 @@ export class Connection implements FrameHandler {
     this.#lastSent = this.broker.now;
     if (!this.transport.write(data)) this.congested = true;
   }
+}
+
+/** RabbitMQ's FRAME_ERROR for a method whose arguments do not parse (truncated or trailing bytes). */
+function cannotDecode(payload: Uint8Array): AmqpError {
+  return new AmqpError("FRAME_ERROR", `cannot decode ${erlangBinary(payload.subarray(4))}`)
+    .forMethod(payload[0] << 8 | payload[1], payload[2] << 8 | payload[3]);
 }
 
 /** Extracts user and password from a SASL response; null if malformed or unsupported. */

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { AmqpError } from "../errors.ts";
+import { AmqpError, erlangBinary } from "../errors.ts";
 import { FRAME_END, FRAME_OVERHEAD } from "./constants.ts";
 
 /** Receives decoded frames. */
@@ -72,12 +72,14 @@ export class FrameDecoder {
       }
       const size = view.getUint32(pos + 3);
       const total = size + FRAME_OVERHEAD;
-      this.#checkSize(view.getUint8(pos), total);
+      this.#checkSize(view.getUint8(pos), size);
       if (len - pos < total) {
         this.#stash(chunk, pos, len - pos, total);
         return;
       }
-      if (chunk[pos + total - 1] !== FRAME_END) throw badEnd(chunk[pos + total - 1]);
+      if (chunk[pos + total - 1] !== FRAME_END) {
+        throw badEnd(chunk[pos], chunk.subarray(pos + HEADER_SIZE, pos + total - 1), chunk[pos + total - 1]);
+      }
       const more = handler.onFrame(
         chunk[pos],
         view.getUint16(pos + 1),
@@ -88,11 +90,17 @@ export class FrameDecoder {
     }
   }
 
-  #checkSize(type: number, total: number): void {
-    if (total > this.#frameMax) {
+  /**
+   * RabbitMQ accepts a payload of up to frame-max bytes (its reply text names frame-max - 8, the
+   * spec's limit); we accept the same, so a client that works with RabbitMQ works here.
+   */
+  #checkSize(type: number, payloadSize: number): void {
+    if (payloadSize > this.#frameMax) {
       throw new AmqpError(
         "FRAME_ERROR",
-        `type ${type}, frame of ${total} bytes is larger than the negotiated frame-max ${this.#frameMax}`,
+        `type ${type}, all octets = <<>>: {frame_too_large,${payloadSize},${
+          this.#frameMax - FRAME_OVERHEAD
+        }}`,
       );
     }
   }
@@ -118,7 +126,7 @@ export class FrameDecoder {
       if (this.#partialLen < HEADER_SIZE) return -1;
       const size = new DataView(buf.buffer, buf.byteOffset).getUint32(3);
       const total = size + FRAME_OVERHEAD;
-      this.#checkSize(buf[0], total);
+      this.#checkSize(buf[0], size);
       this.#partialNeed = total;
     }
     const need = this.#partialNeed;
@@ -129,13 +137,16 @@ export class FrameDecoder {
     if (this.#partialLen < need) return -1;
     this.#partialLen = 0;
     this.#partialNeed = 0;
-    if (buf[need - 1] !== FRAME_END) throw badEnd(buf[need - 1]);
+    if (buf[need - 1] !== FRAME_END) throw badEnd(buf[0], buf.subarray(HEADER_SIZE, need - 1), buf[need - 1]);
     const dv = new DataView(buf.buffer, buf.byteOffset);
     const more = handler.onFrame(buf[0], dv.getUint16(1), buf.subarray(HEADER_SIZE, need - 1));
     return more ? pos : -1;
   }
 }
 
-function badEnd(octet: number): AmqpError {
-  return new AmqpError("FRAME_ERROR", `frame end octet was 0x${octet.toString(16)}, expected 0xce`);
+function badEnd(type: number, payload: Uint8Array, octet: number): AmqpError {
+  return new AmqpError(
+    "FRAME_ERROR",
+    `type ${type}, all octets = ${erlangBinary(payload)}: {invalid_frame_end_marker,${octet}}`,
+  );
 }

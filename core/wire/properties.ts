@@ -108,3 +108,92 @@ export function writeProperties(w: Writer, p: BasicProperties): void {
   if (p.appId !== undefined) w.shortstr(p.appId);
   if (p.clusterId !== undefined) w.shortstr(p.clusterId);
 }
+
+/** Field-table type tags and the fixed size of their value (-1: variable). */
+const FIXED_SIZE: Record<number, number> = {
+  0x74: 1, // t
+  0x62: 1, // b
+  0x42: 1, // B
+  0x73: 2, // s
+  0x75: 2, // u
+  0x49: 4, // I
+  0x69: 4, // i
+  0x6c: 8, // l
+  0x4c: 8, // L
+  0x66: 4, // f
+  0x64: 8, // d
+  0x44: 5, // D
+  0x54: 8, // T
+  0x56: 0, // V
+};
+/** Nesting deeper than this is refused: a reader of the message would recurse that deep. */
+const MAX_DEPTH = 64;
+
+/**
+ * Checks raw property bytes (flags + list) without decoding them: every property the flags
+ * promise is present, tables are well formed, nothing trails. Returns what is wrong, or null.
+ */
+export function propertiesProblem(raw: Uint8Array): string | null {
+  if (raw.length < 2) return "missing property flags";
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const flags = v.getUint16(0);
+  if (flags === 0) return raw.length === 2 ? null : `${raw.length - 2} unexpected bytes after the properties`;
+  let pos = 2;
+  const end = raw.length;
+  const shortstr = (): boolean => {
+    if (pos + 1 > end) return false;
+    pos += 1 + raw[pos];
+    return pos <= end;
+  };
+  const value = (depth: number): boolean => {
+    if (pos + 1 > end) return false;
+    const tag = raw[pos++];
+    const fixed = FIXED_SIZE[tag];
+    if (fixed !== undefined) {
+      pos += fixed;
+      return pos <= end;
+    }
+    if (tag === 0x53 || tag === 0x78) { // S, x
+      if (pos + 4 > end) return false;
+      pos += 4 + v.getUint32(pos);
+      return pos <= end;
+    }
+    if (tag === 0x46) return table(depth + 1); // F
+    if (tag === 0x41) { // A
+      if (depth >= MAX_DEPTH || pos + 4 > end) return false;
+      const stop = pos + 4 + v.getUint32(pos);
+      pos += 4;
+      if (stop > end) return false;
+      while (pos < stop) if (!value(depth + 1)) return false;
+      return pos === stop;
+    }
+    return false;
+  };
+  const table = (depth: number): boolean => {
+    if (depth >= MAX_DEPTH || pos + 4 > end) return false;
+    const stop = pos + 4 + v.getUint32(pos);
+    pos += 4;
+    if (stop > end) return false;
+    while (pos < stop) {
+      if (!shortstr() || !value(depth)) return false;
+    }
+    return pos === stop;
+  };
+  if (flags & 1) return "property flags continuation is not supported";
+  if (flags & PROPERTY_FLAG.CONTENT_TYPE && !shortstr()) return "bad content-type";
+  if (flags & PROPERTY_FLAG.CONTENT_ENCODING && !shortstr()) return "bad content-encoding";
+  if (flags & PROPERTY_FLAG.HEADERS && !table(0)) return "bad headers table";
+  if (flags & PROPERTY_FLAG.DELIVERY_MODE && ++pos > end) return "missing delivery-mode";
+  if (flags & PROPERTY_FLAG.PRIORITY && ++pos > end) return "missing priority";
+  if (flags & PROPERTY_FLAG.CORRELATION_ID && !shortstr()) return "bad correlation-id";
+  if (flags & PROPERTY_FLAG.REPLY_TO && !shortstr()) return "bad reply-to";
+  if (flags & PROPERTY_FLAG.EXPIRATION && !shortstr()) return "bad expiration";
+  if (flags & PROPERTY_FLAG.MESSAGE_ID && !shortstr()) return "bad message-id";
+  if (flags & PROPERTY_FLAG.TIMESTAMP && (pos += 8) > end) return "missing timestamp";
+  if (flags & PROPERTY_FLAG.TYPE && !shortstr()) return "bad type";
+  if (flags & PROPERTY_FLAG.USER_ID && !shortstr()) return "bad user-id";
+  if (flags & PROPERTY_FLAG.APP_ID && !shortstr()) return "bad app-id";
+  if (flags & PROPERTY_FLAG.CLUSTER_ID && !shortstr()) return "bad cluster-id";
+  if (pos !== end) return `${end - pos} unexpected bytes after the properties`;
+  return null;
+}
