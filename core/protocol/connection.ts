@@ -327,6 +327,12 @@ export class Connection implements FrameHandler {
       this.capabilities.consumerCancelNotify = c.consumer_cancel_notify === true;
       this.capabilities.connectionBlocked = c["connection.blocked"] === true;
     }
+    if (mechanism !== "PLAIN" && mechanism !== "AMQPLAIN") {
+      throw new AmqpError("COMMAND_INVALID", `unknown authentication mechanism '${mechanism}'`).forMethod(
+        10,
+        11,
+      );
+    }
     const credentials = parseSaslResponse(mechanism, response);
     const result = credentials &&
       this.broker.users.authenticate(credentials.user, credentials.password, this.transport.remoteAddress);
@@ -357,16 +363,22 @@ export class Connection implements FrameHandler {
   #onTuneOk(channelMax: number, frameMax: number, heartbeat: number): void {
     const server = this.broker.config;
     if (frameMax !== 0 && frameMax < FRAME_MIN_SIZE) {
-      throw new AmqpError("NOT_ALLOWED", `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`);
+      throw new AmqpError("NOT_ALLOWED", `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`).forMethod(
+        10,
+        31,
+      );
     }
     if (frameMax > server.frameMax) {
-      throw new AmqpError("NOT_ALLOWED", `frame_max=${frameMax} > ${server.frameMax} max size`);
+      throw new AmqpError("NOT_ALLOWED", `frame_max=${frameMax} > ${server.frameMax} max size`).forMethod(
+        10,
+        31,
+      );
     }
     if (channelMax > server.channelMax) {
       throw new AmqpError(
         "NOT_ALLOWED",
         `negotiated channel_max = ${channelMax} is higher than the maximum allowed value (${server.channelMax})`,
-      );
+      ).forMethod(10, 31);
     }
     this.frameMax = frameMax === 0 ? server.frameMax : frameMax;
     this.channelMax = channelMax === 0 ? server.channelMax : channelMax;
