@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { AMQPClient } from "npm:@cloudamqp/amqp-client@3";
+import { AMQPClient } from "@cloudamqp/amqp-client";
 
 const binary = new URL("../dist/warren", import.meta.url).pathname;
 const size = (await Deno.stat(binary)).size;

@@ -37,10 +37,18 @@ const FLUSH_THRESHOLD = 64 * 1024;
 const MAX_RETAINED_OUTPUT = 1024 * 1024;
 /** How long we wait for connection.close-ok after sending connection.close, in ms. */
 const CLOSE_OK_TIMEOUT = 3_000;
+/** How long a client that closed its connection has to close its socket, in ms. */
+const PEER_CLOSE_TIMEOUT = 10_000;
 /** Frames handled per received chunk before the rest is decoded anyway; see receive(). */
 const VERSION = "0.1.0";
 
-type State = "header" | "start" | "tune" | "open-wait" | "open" | "closing" | "closed";
+/**
+ * `closing`: we sent connection.close and wait for close-ok. `closed-by-peer`: the client closed,
+ * we answered close-ok and leave closing the socket to the client (as RabbitMQ does), so frames
+ * it still had in flight (amqplib sends a late channel.close-ok) do not draw a TCP reset that
+ * would destroy our close-ok before the client reads it.
+ */
+type State = "header" | "start" | "tune" | "open-wait" | "open" | "closing" | "closed-by-peer" | "closed";
 
 let nextConnectionNumber = 1;
 
@@ -154,6 +162,7 @@ export class Connection implements FrameHandler {
   onFrame(type: number, channelId: number, payload: Uint8Array): boolean {
     const state = this.#state;
     if (state === "closed") return false;
+    if (state === "closed-by-peer") return true; // late frames after the client's close: dropped
     try {
       if (type === FRAME.METHOD) {
         const m = this.#decode(payload);
@@ -272,7 +281,9 @@ export class Connection implements FrameHandler {
         });
         this.#releaseAll();
         this.sendMethod(0, { id: METHOD.CONNECTION_CLOSE_OK });
-        this.#terminate();
+        this.flush();
+        this.#state = "closed-by-peer";
+        this.#closeSentAt = this.broker.now;
         return;
       case METHOD.CONNECTION_UPDATE_SECRET:
         if (state !== "open") break;
@@ -413,7 +424,7 @@ export class Connection implements FrameHandler {
         error: err instanceof Error ? err.stack : String(err),
       });
     }
-    if (this.#state === "closed" || this.#state === "closing") return;
+    if (this.#state === "closed" || this.#state === "closing" || this.#state === "closed-by-peer") return;
     if (e.hard || channelId === 0) {
       this.broker.log.info("closing connection", { connection: this.name, reply: e.replyText });
       this.#closeConnection(e);
@@ -425,7 +436,7 @@ export class Connection implements FrameHandler {
   }
 
   #closeConnection(e: AmqpError): void {
-    if (this.#state === "closed" || this.#state === "closing") return;
+    if (this.#state === "closed" || this.#state === "closing" || this.#state === "closed-by-peer") return;
     this.#releaseAll();
     this.sendMethod(0, {
       id: METHOD.CONNECTION_CLOSE,
@@ -441,6 +452,7 @@ export class Connection implements FrameHandler {
 
   /** Server-initiated close with 320 CONNECTION_FORCED (shutdown, management). */
   forceClose(reason: string): void {
+    if (this.#state === "closed-by-peer") return this.#terminate();
     this.#closeConnection(new AmqpError("CONNECTION_FORCED", reason));
   }
 
@@ -487,6 +499,10 @@ export class Connection implements FrameHandler {
     if (state === "closed") return;
     if (state === "closing") {
       if (now - this.#closeSentAt >= CLOSE_OK_TIMEOUT) this.#terminate();
+      return;
+    }
+    if (state === "closed-by-peer") {
+      if (now - this.#closeSentAt >= PEER_CLOSE_TIMEOUT) this.#terminate();
       return;
     }
     if (

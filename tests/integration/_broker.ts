@@ -224,7 +224,14 @@ async function inProcessBroker(opts: BrokerOptions): Promise<TestBroker> {
 
 async function spawnedBroker(runtime: "deno" | "bun", opts: BrokerOptions): Promise<TestBroker> {
   const args = runtime === "deno" ? ["run", "-A", "server/main.ts"] : ["run", "server/main.ts"];
-  args.push("--port", "0", "--host", "127.0.0.1", "--log-level", "error");
+  args.push(
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--log-level",
+    Deno.env.get("WARREN_TEST_LOG_LEVEL") ?? "error",
+  );
   if (opts.heartbeat !== undefined) args.push("--heartbeat", String(opts.heartbeat));
   if (opts.frameMax !== undefined) args.push("--frame-max", String(opts.frameMax));
   // A private data directory, so that a spawned broker never writes ./data into the repository.
@@ -232,7 +239,10 @@ async function spawnedBroker(runtime: "deno" | "bun", opts: BrokerOptions): Prom
   args.push("--data-dir", `${tmp}/data`);
   if (opts.handshakeTimeout !== undefined) {
     // handshakeTimeout has no command-line flag; it is a config-file key.
-    await Deno.writeTextFile(`${tmp}/config.json`, JSON.stringify({ handshakeTimeout: opts.handshakeTimeout }));
+    await Deno.writeTextFile(
+      `${tmp}/config.json`,
+      JSON.stringify({ handshakeTimeout: opts.handshakeTimeout }),
+    );
     args.push("--config", `${tmp}/config.json`);
   }
 
@@ -301,6 +311,8 @@ async function spawnedBroker(runtime: "deno" | "bun", opts: BrokerOptions): Prom
     }
     const status = await child.status;
     await Promise.all([stdoutDone, stderrDone]);
+    // deno-lint-ignore no-console
+    if (Deno.env.get("WARREN_TEST_LOG_LEVEL")) console.error(stderrText);
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     return { status, exitedOnTerm: exited };
   };
