@@ -40,6 +40,17 @@ export interface BrokerConfig {
   maxMessageSize: number;
   /** Extra `connection.start` server properties (product, version, platform). */
   serverProperties: Record<string, string>;
+  /**
+   * Ready messages above which a queue with consumers counts as contended: publishes into it
+   * are budgeted per turn of the event loop (see `publishBudget`). @default 1000
+   */
+  flowBacklog: number;
+  /**
+   * Publishes into contended queues one connection may make per turn of the event loop.
+   * Comparable to a consumer's prefetch window, so publishing and delivering stay in step when
+   * the broker's CPU is the bottleneck. @default 100
+   */
+  publishBudget: number;
 }
 
 /** Defaults, as RabbitMQ ships them. */
@@ -50,6 +61,8 @@ export const DEFAULT_CONFIG: BrokerConfig = {
   handshakeTimeout: 10_000,
   maxMessageSize: 128 * 1024 * 1024,
   serverProperties: {},
+  flowBacklog: 1000,
+  publishBudget: 100,
 };
 
 /** The kernel. */

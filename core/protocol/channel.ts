@@ -413,9 +413,16 @@ export class Channel implements ConsumerChannel {
     const n = queues.length;
     if (n === 0) {
       if (mandatory) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);
-    } else {
-      for (let i = 0; i < n; i++) queues[i].enqueue(message);
+      return;
     }
+    const backlog = this.#conn.broker.config.flowBacklog;
+    let contended = false;
+    for (let i = 0; i < n; i++) {
+      const q = queues[i];
+      q.enqueue(message);
+      if (q.messageCount > backlog && q.consumerCount > 0) contended = true;
+    }
+    if (contended) this.#conn.publishedUnderContention();
   }
 
   /** tx.commit: the transaction's publishes, then its settlements, in the order they came. */

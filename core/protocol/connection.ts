@@ -71,6 +71,8 @@ export class Connection implements FrameHandler {
   readonly #flushTask = () => this.flush();
   readonly #channels = new Map<number, Channel>();
   #headerBytes = new Uint8Array(8);
+  #publishBudget = 0;
+  #yieldRequested = false;
   #headerLen = 0;
 
   /** Negotiated limits. */
@@ -106,6 +108,7 @@ export class Connection implements FrameHandler {
     this.frameMax = broker.config.frameMax;
     this.channelMax = broker.config.channelMax;
     this.#decoder = new FrameDecoder(this.frameMax);
+    this.#publishBudget = broker.config.publishBudget;
     this.#createdAt = this.#lastReceived = this.#lastSent = broker.now;
   }
 
@@ -121,20 +124,45 @@ export class Connection implements FrameHandler {
 
   // ---------------------------------------------------------------- input
 
-  /** Feeds bytes received from the socket. Never throws. */
-  receive(chunk: Uint8Array): void {
-    if (this.#state === "closed") return;
+  /**
+   * Feeds bytes received from the socket. Never throws.
+   *
+   * @returns how many bytes were used. Fewer than `chunk.length` means this connection used up
+   *   its publish budget (see `publishedUnderContention`): the transport keeps the rest, stops
+   *   reading the socket, lets the event loop serve other sockets, calls `newTurn()` and feeds
+   *   the rest again.
+   */
+  receive(chunk: Uint8Array): number {
+    if (this.#state === "closed") return chunk.length;
     this.#lastReceived = this.broker.now;
     try {
       if (this.#state === "header") {
         const rest = this.#protocolHeader(chunk);
-        if (rest === null) return;
-        chunk = rest;
+        if (rest === null) return chunk.length;
+        return chunk.length - rest.length + this.#decoder.push(rest, this);
       }
-      this.#decoder.push(chunk, this);
+      return this.#decoder.push(chunk, this);
     } catch (err) {
       this.#fail(err, 0);
+      return chunk.length;
     }
+  }
+
+  /**
+   * Called by a channel for each publish that reached a queue with consumers and a backlog.
+   * Past the per-turn budget the connection stops decoding until the next turn, so consumers
+   * (whose acks are never budgeted) get their share of the broker: a publisher cannot outrun
+   * the consumers of a queue just because its socket always has data. An idle broker turns
+   * the event loop fast, so this slows nobody when there is CPU to spare.
+   */
+  publishedUnderContention(): void {
+    if (--this.#publishBudget <= 0) this.#yieldRequested = true;
+  }
+
+  /** The transport let other sockets run: the publish budget starts again. */
+  newTurn(): void {
+    this.#publishBudget = this.broker.config.publishBudget;
+    this.#yieldRequested = false;
   }
 
   /** Reads the 8-byte protocol header; returns the bytes after it, or null if not complete. */
@@ -194,7 +222,7 @@ export class Connection implements FrameHandler {
     } catch (err) {
       this.#fail(err, channelId);
     }
-    return this.#state !== "closed";
+    return this.#state !== "closed" && !this.#yieldRequested;
   }
 
   /** Decodes a method frame, mapping malformed arguments to RabbitMQ's FRAME_ERROR texts. */

@@ -31,6 +31,8 @@ export class FrameDecoder {
   #partialLen = 0;
   /** Total size (header + payload + end) of the frame being reassembled, or 0 if unknown yet. */
   #partialNeed = 0;
+  /** Set when the handler asked to stop after the reassembled frame. */
+  #stopped = false;
 
   /** @param frameMax the largest frame accepted, header and end octet included */
   constructor(frameMax: number) {
@@ -56,26 +58,34 @@ export class FrameDecoder {
     return this.#partialLen;
   }
 
-  /** Feeds a chunk; calls `handler.onFrame` for every complete frame. Throws FRAME_ERROR. */
-  push(chunk: Uint8Array, handler: FrameHandler): void {
+  /**
+   * Feeds a chunk; calls `handler.onFrame` for every complete frame. Throws FRAME_ERROR.
+   * @returns how many bytes of `chunk` were used: all of them, unless `onFrame` returned false,
+   *   in which case the caller feeds the rest again later (a partial frame at the end counts as used)
+   */
+  push(chunk: Uint8Array, handler: FrameHandler): number {
     let pos = 0;
     const len = chunk.length;
     if (this.#partialLen > 0) {
       pos = this.#fillPartial(chunk, handler);
-      if (pos < 0) return;
+      if (pos < 0) return len; // still incomplete: everything was buffered
+      if (this.#stopped) {
+        this.#stopped = false;
+        return pos;
+      }
     }
     const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     while (pos < len) {
       if (len - pos < HEADER_SIZE) {
         this.#stash(chunk, pos, len - pos, 0);
-        return;
+        return len;
       }
       const size = view.getUint32(pos + 3);
       const total = size + FRAME_OVERHEAD;
       this.#checkSize(view.getUint8(pos), size);
       if (len - pos < total) {
         this.#stash(chunk, pos, len - pos, total);
-        return;
+        return len;
       }
       if (chunk[pos + total - 1] !== FRAME_END) {
         throw badEnd(chunk[pos], chunk.subarray(pos + HEADER_SIZE, pos + total - 1), chunk[pos + total - 1]);
@@ -86,8 +96,9 @@ export class FrameDecoder {
         chunk.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + size),
       );
       pos += total;
-      if (!more) return;
+      if (!more) return pos;
     }
+    return len;
   }
 
   /**
@@ -114,7 +125,10 @@ export class FrameDecoder {
     this.#partialNeed = need;
   }
 
-  /** Completes the buffered frame from the chunk; returns the chunk position after it, or -1. */
+  /**
+   * Completes the buffered frame from the chunk; returns the chunk position after it, or -1 if
+   * the chunk did not complete it. Sets `#stopped` if the handler asked to stop.
+   */
   #fillPartial(chunk: Uint8Array, handler: FrameHandler): number {
     const buf = this.#partial!;
     let pos = 0;
@@ -140,7 +154,8 @@ export class FrameDecoder {
     if (buf[need - 1] !== FRAME_END) throw badEnd(buf[0], buf.subarray(HEADER_SIZE, need - 1), buf[need - 1]);
     const dv = new DataView(buf.buffer, buf.byteOffset);
     const more = handler.onFrame(buf[0], dv.getUint16(1), buf.subarray(HEADER_SIZE, need - 1));
-    return more ? pos : -1;
+    if (!more) this.#stopped = true;
+    return pos;
   }
 }
 

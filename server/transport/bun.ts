@@ -9,6 +9,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import type { Broker, Connection, Transport } from "../../core/mod.ts";
 import { HIGH_WATER_MARK, type Listen, type Listener, LOW_WATER_MARK } from "./types.ts";
 
@@ -112,6 +113,44 @@ class BunTransport implements Transport {
     this.#socket.resume?.();
   }
 
+  /** Bytes the kernel has not used yet (a publisher over its per-turn budget); null if none. */
+  #backlog: Uint8Array | null = null;
+  readonly #continue = () => this.#feedBacklog();
+
+  /** A chunk from the socket. */
+  onData(chunk: Uint8Array): void {
+    if (this.#backlog !== null) {
+      // Still working through earlier bytes (reads are paused, but Bun may have one in flight).
+      const joined = new Uint8Array(this.#backlog.length + chunk.length);
+      joined.set(this.#backlog);
+      joined.set(chunk, this.#backlog.length);
+      this.#backlog = joined;
+      return;
+    }
+    // Each data callback is a turn of Bun's event loop: other sockets have been served.
+    this.connection.newTurn();
+    const used = this.connection.receive(chunk);
+    if (used < chunk.length) {
+      this.#backlog = chunk.slice(used); // Bun may reuse the chunk after this callback
+      this.#socket.pause?.();
+      setImmediate(this.#continue);
+    }
+  }
+
+  #feedBacklog(): void {
+    const backlog = this.#backlog;
+    if (backlog === null || this.#closed) return;
+    this.connection.newTurn();
+    const used = this.connection.receive(backlog);
+    if (used < backlog.length) {
+      this.#backlog = backlog.subarray(used);
+      setImmediate(this.#continue);
+      return;
+    }
+    this.#backlog = null;
+    this.#socket.resume?.();
+  }
+
   onSocketClosed(): void {
     this.#closed = true;
     this.connection.onClosed();
@@ -135,7 +174,7 @@ export const listenBun: Listen = (broker: Broker, { host, port }) => {
           t.connection = broker.connect(t);
         },
         data(s, chunk) {
-          s.data.connection.receive(chunk);
+          s.data.onData(chunk);
         },
         drain(s) {
           s.data.onWritable();
@@ -151,8 +190,8 @@ export const listenBun: Listen = (broker: Broker, { host, port }) => {
       },
     });
   } catch (err) {
-    const msg = (err as Error).message ?? String(err);
-    const reason = /in use|EADDRINUSE/i.test(msg) ? "address already in use" : msg;
+    const e = err as { code?: string; message?: string };
+    const reason = e.code === "EADDRINUSE" ? "address already in use" : e.message ?? String(err);
     throw new Error(`Cannot listen on ${host}:${port}: ${reason}`);
   }
   const result: Listener = {

@@ -22,6 +22,16 @@ import { HIGH_WATER_MARK, type Listen, type Listener, LOW_WATER_MARK } from "./t
  */
 const READ_BUFFER_SIZE = 16 * 1024;
 
+/**
+ * A real turn of Deno's event loop, in which other sockets' reads and writes complete. Used only
+ * when the kernel asks a publisher to wait (its budget is spent): setImmediate is cheaper but, in
+ * Deno, did not let a consumer's acks in (amqpbench S2, 16 B, prefetch 100: 30k msg/s delivered
+ * with setImmediate, 217k with setTimeout).
+ */
+function yieldForIo(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 function yieldToEventLoop(): Promise<void> {
   // setImmediate, not setTimeout(0): the latter costs 1-2 ms in Deno, setImmediate ~15 µs.
   return new Promise((resolve) => setImmediate(resolve));
@@ -123,8 +133,15 @@ class DenoSocket implements Transport {
         if (this.#paused) await new Promise<void>((r) => this.#resumeReading = r);
         const n = await this.#conn.read(buf);
         if (n === null) break;
-        this.connection.receive(buf.subarray(0, n));
+        // The kernel may use only part of the chunk (a publisher over its per-turn budget);
+        // the rest is fed on later turns, before the socket is read again.
+        let used = this.connection.receive(buf.subarray(0, n));
         await yieldToEventLoop();
+        while (used < n && !this.#closed) {
+          await yieldForIo();
+          this.connection.newTurn();
+          used += this.connection.receive(buf.subarray(used, n));
+        }
       }
     } catch {
       // reset by peer, or closed by us: either way the connection is over
