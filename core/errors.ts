@@ -153,6 +153,27 @@ export function erlangBinary(bytes: Uint8Array, max = 48): string {
   return `<<${body}${bytes.length > max ? ",..." : ""}>>`;
 }
 
+/**
+ * 406 for a redeclare whose argument (x-…, alternate-exchange) differs, in RabbitMQ's words:
+ * `received the value '5' of type 'signedint' but current is none`.
+ */
+export function inequivalentArgValue(
+  arg: string,
+  kind: string,
+  name: string,
+  vhost: string,
+  received: { value: unknown; type: string } | undefined,
+  current: { value: unknown; type: string } | undefined,
+): AmqpError {
+  const show = (v: { value: unknown; type: string } | undefined) =>
+    v === undefined ? "none" : `the value '${v.value}' of type '${v.type}'`;
+  return preconditionFailed(
+    `inequivalent arg '${arg}' for ${kind} '${name}' in vhost '${vhost}': received ${
+      show(received)
+    } but current is ${show(current)}`,
+  );
+}
+
 /** Anything that is not an AmqpError becomes 541 INTERNAL_ERROR (the caller logs the original). */
 export function toAmqpError(err: unknown): AmqpError {
   if (err instanceof AmqpError) return err;

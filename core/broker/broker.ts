@@ -103,6 +103,11 @@ export class Broker {
     return this.#exchangeTypes.get(name);
   }
 
+  /** Plugins of the `unroutable` stage. */
+  unroutablePlugins(): readonly StagePlugin[] {
+    return this.#stagePlugins.filter((p) => p.stage === "unroutable");
+  }
+
   /** Registered plugins, for logs and the management API. */
   plugins(): RouterPlugin[] {
     return [...this.#exchangeTypes.values(), ...this.#stagePlugins];

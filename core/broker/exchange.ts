@@ -5,7 +5,7 @@
  */
 
 import type { FieldTable, FieldValue } from "../wire/field_table.ts";
-import type { BindableRouter, Owner } from "./router.ts";
+import type { BindableRouter, Owner, Router } from "./router.ts";
 
 /** Declare-time properties of an exchange. */
 export interface ExchangeOptions {
@@ -19,6 +19,8 @@ export interface ExchangeOptions {
 export class Exchange implements Owner {
   /** The plugin's router; assigned right after construction by the vhost. */
   router!: BindableRouter;
+  /** Routers of the `unroutable` stage for this exchange (the alternate exchange). */
+  unroutable: readonly { readonly plugin: string; readonly router: Router }[] = [];
   /** Routing epoch mark, so each exchange is followed once per publish. */
   routeMark = 0;
 

@@ -9,7 +9,10 @@
  * @module
  */
 
-import { type BasicProperties, decodeProperties } from "../wire/properties.ts";
+import { preconditionFailed } from "../errors.ts";
+import { type FieldTable, fieldTypeName } from "../wire/field_table.ts";
+import { type BasicProperties, decodeProperties, writeProperties } from "../wire/properties.ts";
+import { Writer } from "../wire/writer.ts";
 import type { Consumer } from "./consumer.ts";
 import type { Queue } from "./queue.ts";
 
@@ -49,4 +52,40 @@ export class Delivery {
    * @param redelivered whether it was delivered before
    */
   constructor(readonly message: Message, readonly queue: Queue, public redelivered = false) {}
+}
+
+/** True when raw properties carry a headers table (flag bit 13): only then are they decoded. */
+export function hasHeaders(rawProperties: Uint8Array): boolean {
+  return (rawProperties[0] & 0x20) !== 0;
+}
+
+/**
+ * The extra routing keys of sender-selected distribution: the string elements of the `CC` and
+ * `BCC` header arrays, after the message's own key. Returns null when neither header is set.
+ * A CC or BCC that is not an array is refused as RabbitMQ refuses it (406).
+ */
+export function senderSelectedKeys(routingKey: string, headers: FieldTable): string[] | null {
+  const cc = headers.CC;
+  const bcc = headers.BCC;
+  if (cc === undefined && bcc === undefined) return null;
+  const keys = [routingKey];
+  for (const [name, value] of [["CC", cc], ["BCC", bcc]] as const) {
+    if (value === undefined) continue;
+    if (!Array.isArray(value)) {
+      throw preconditionFailed(
+        `invalid message: {unacceptable_type_in_header,"${name}",${fieldTypeName(value)}}`,
+      );
+    }
+    for (const k of value) if (typeof k === "string") keys.push(k);
+  }
+  return keys;
+}
+
+/** The same message with the BCC header removed (BCC recipients stay hidden from consumers). */
+export function withoutBcc(message: Message): Message {
+  const props = { ...message.properties, headers: { ...message.properties.headers } };
+  delete props.headers.BCC;
+  const w = new Writer(message.rawProperties.length);
+  writeProperties(w, props);
+  return new Message(message.exchange, message.routingKey, w.bytes.slice(0, w.offset), message.body);
 }

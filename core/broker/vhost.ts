@@ -13,18 +13,28 @@ import {
   accessRefused,
   AmqpError,
   inequivalentArg,
+  inequivalentArgValue,
   notFound,
   preconditionFailed,
   resourceLocked,
 } from "../errors.ts";
-import { EMPTY_TABLE, type FieldTable } from "../wire/field_table.ts";
+import { EMPTY_TABLE, type FieldTable, fieldTypeName, type FieldValue } from "../wire/field_table.ts";
 import { Exchange, type ExchangeOptions } from "./exchange.ts";
 import { Queue, type QueueOptions } from "./queue.ts";
-import { type Binding, type ExchangeTypePlugin, type RouteSink, sameTable } from "./router.ts";
+import {
+  type Binding,
+  type ExchangeTypePlugin,
+  type RouteSink,
+  sameTable,
+  type StagePlugin,
+} from "./router.ts";
 
-/** Looks up exchange-type plugins by wire name. */
+/** Looks up plugins. */
 export interface PluginLookup {
+  /** The exchange-type plugin of that wire name. */
   exchangeType(name: string): ExchangeTypePlugin | undefined;
+  /** Plugins of the `unroutable` stage, consulted for an exchange that routed nowhere. */
+  unroutablePlugins(): readonly StagePlugin[];
 }
 
 /** Logs a plugin failure without taking the broker down. */
@@ -66,7 +76,11 @@ export class VHost {
   #epoch = 0;
   readonly #routed: Queue[] = [];
   readonly #pending: Exchange[] = [];
-  readonly #pendingKeys: string[] = [];
+  /** The routing key each pending exchange is routed with; undefined: the message's own keys. */
+  readonly #pendingKeys: (string | undefined)[] = [];
+  readonly #oneKey: string[] = [""];
+  /** Destinations found by the router running now (duplicates included): 0 means "nowhere". */
+  #hits = 0;
   readonly #input: { exchange: string; routingKey: string; headers: FieldTable | undefined } = {
     exchange: "",
     routingKey: "",
@@ -85,23 +99,27 @@ export class VHost {
     const routed = this.#routed;
     const pending = this.#pending;
     const pendingKeys = this.#pendingKeys;
-    const input = this.#input;
     // deno-lint-ignore no-this-alias
     const self = this;
     this.#sink = {
       queue(name: string): void {
         const q = queues.get(name);
-        if (q !== undefined && q.routeMark !== self.#epoch) {
+        if (q === undefined) return;
+        self.#hits++;
+        if (q.routeMark !== self.#epoch) {
           q.routeMark = self.#epoch;
           routed.push(q);
         }
       },
       exchange(name: string, routingKey?: string): void {
         const e = exchanges.get(name);
-        if (e !== undefined && e.routeMark !== self.#epoch) {
+        if (e === undefined) return;
+        self.#hits++;
+        // Each exchange is followed once per publish, so a cycle of bindings ends here.
+        if (e.routeMark !== self.#epoch) {
           e.routeMark = self.#epoch;
           pending.push(e);
-          pendingKeys.push(routingKey ?? input.routingKey);
+          pendingKeys.push(routingKey);
         }
       },
     };
@@ -120,34 +138,70 @@ export class VHost {
   // ---------------------------------------------------------------- routing (hot path)
 
   /**
-   * Routes a publish and returns the distinct queues reached. The returned array is reused by
-   * the next call: consume it before routing again.
+   * Routes a publish and returns the distinct queues reached. `routingKeys` is the message's
+   * routing key, or it plus the keys of its CC/BCC headers. Each exchange reached is followed
+   * once; an exchange whose own router found no destination is handed to the `unroutable`
+   * stage (the alternate exchange). The returned array is reused by the next call: consume it
+   * before routing again.
    */
-  route(exchange: Exchange, routingKey: string, headers: FieldTable | undefined): readonly Queue[] {
+  route(
+    exchange: Exchange,
+    routingKeys: string | readonly string[],
+    headers: FieldTable | undefined,
+  ): readonly Queue[] {
     const routed = this.#routed;
     const pending = this.#pending;
-    const keys = this.#pendingKeys;
+    const pendingKeys = this.#pendingKeys;
+    let keys: readonly string[];
+    if (typeof routingKeys === "string") {
+      this.#oneKey[0] = routingKeys;
+      keys = this.#oneKey;
+    } else keys = routingKeys;
     routed.length = 0;
     pending.length = 0;
-    keys.length = 0;
+    pendingKeys.length = 0;
     this.#epoch = (this.#epoch + 1) | 0;
     exchange.routeMark = this.#epoch;
     pending.push(exchange);
-    keys.push(routingKey);
+    pendingKeys.push(undefined);
     const input = this.#input;
     input.headers = headers;
     for (let i = 0; i < pending.length; i++) {
       const ex = pending[i];
+      const key = pendingKeys[i];
       input.exchange = ex.name;
-      input.routingKey = keys[i];
+      this.#hits = 0;
       try {
-        ex.router.route(input, this.#sink);
+        if (key !== undefined) {
+          input.routingKey = key;
+          ex.router.route(input, this.#sink);
+        } else {
+          for (let k = 0; k < keys.length; k++) {
+            input.routingKey = keys[k];
+            ex.router.route(input, this.#sink);
+          }
+        }
       } catch (err) {
-        this.onPluginError(ex.type, err);
-        throw new AmqpError("INTERNAL_ERROR", `exchange type '${ex.type}' failed to route a message`);
+        throw this.#routeFailed(ex.type, err);
+      }
+      if (this.#hits === 0 && ex.unroutable.length > 0) {
+        input.routingKey = key ?? keys[0];
+        for (const stage of ex.unroutable) {
+          try {
+            stage.router.route(input, this.#sink);
+          } catch (err) {
+            throw this.#routeFailed(stage.plugin, err);
+          }
+        }
       }
     }
     return routed;
+  }
+
+  #routeFailed(plugin: string, err: unknown): AmqpError {
+    if (err instanceof AmqpError) return err;
+    this.onPluginError(plugin, err);
+    return new AmqpError("INTERNAL_ERROR", `plugin '${plugin}' failed to route a message`);
   }
 
   // ---------------------------------------------------------------- queues
@@ -173,7 +227,7 @@ export class VHost {
         throw inequivalentArg("auto_delete", "queue", d.name, this.name, d.autoDelete, o.autoDelete);
       }
       if (o.exclusive !== d.exclusive) throw resourceLocked(d.name, this.name);
-      checkEquivalentArgs(existing, d.args, this.name);
+      checkEquivalentArgs(EQUIVALENCE_CHECKED_ARGS, d.args, o.args, "queue", d.name, this.name);
       return existing;
     }
     const q = new Queue(d.name, this.name, {
@@ -274,6 +328,8 @@ export class VHost {
       if (o.internal !== d.internal) {
         throw inequivalentArg("internal", "exchange", d.name, this.name, d.internal, o.internal);
       }
+      // RabbitMQ compares only this argument on an exchange redeclare.
+      checkEquivalentArgs(["alternate-exchange"], d.args, o.args, "exchange", d.name, this.name);
       return existing;
     }
     const plugin = this.plugins.exchangeType(d.type);
@@ -299,6 +355,7 @@ export class VHost {
       args: o.args,
     });
     ex.router = plugin.create(ex);
+    ex.unroutable = this.plugins.unroutablePlugins().map((p) => ({ plugin: p.name, router: p.create(ex) }));
     this.exchanges.set(name, ex);
     return ex;
   }
@@ -314,7 +371,7 @@ export class VHost {
   deleteExchange(name: string, ifUnused: boolean): void {
     if (name === "") throw accessRefused("operation not permitted on the default exchange");
     if (name.startsWith("amq.")) {
-      throw accessRefused(`operation not permitted on exchange '${name}' in vhost '${this.name}'`);
+      throw accessRefused(`deletion of system exchange '${name}' in vhost '${this.name}' not allowed`);
     }
     const ex = this.exchanges.get(name);
     if (!ex) return;
@@ -434,20 +491,21 @@ const EQUIVALENCE_CHECKED_ARGS = [
   "x-single-active-consumer",
 ] as const;
 
-function checkEquivalentArgs(q: Queue, received: FieldTable, vhost: string): void {
-  const current = q.options.args;
-  for (const key of EQUIVALENCE_CHECKED_ARGS) {
+function checkEquivalentArgs(
+  keys: readonly string[],
+  received: FieldTable,
+  current: FieldTable,
+  kind: string,
+  name: string,
+  vhost: string,
+): void {
+  for (const key of keys) {
     const a = received[key];
     const b = current[key];
     if (a === undefined && b === undefined) continue;
     if (a !== undefined && b !== undefined && sameTable({ v: a }, { v: b })) continue;
-    throw inequivalentArg(
-      key,
-      "queue",
-      q.name,
-      vhost,
-      a === undefined ? "none" : a,
-      b === undefined ? "none" : b,
-    );
+    const described = (v: FieldValue | undefined) =>
+      v === undefined ? undefined : { value: v, type: fieldTypeName(v) };
+    throw inequivalentArgValue(key, kind, name, vhost, described(a), described(b));
   }
 }

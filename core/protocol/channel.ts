@@ -13,13 +13,14 @@
 
 import { Consumer, type ConsumerChannel } from "../broker/consumer.ts";
 import { Deque } from "../broker/deque.ts";
-import { type Delivery, Message } from "../broker/message.ts";
+import { type Delivery, hasHeaders, Message, senderSelectedKeys, withoutBcc } from "../broker/message.ts";
 import type { Exchange } from "../broker/exchange.ts";
 import type { Queue } from "../broker/queue.ts";
 import type { VHost } from "../broker/vhost.ts";
 import { accessRefused, AmqpError, preconditionFailed } from "../errors.ts";
 import { type AnyMethod, type BasicPublish, CLASS, METHOD } from "../wire/methods.ts";
 import { propertiesProblem } from "../wire/properties.ts";
+import type { FieldTable } from "../wire/field_table.ts";
 import type { Connection } from "./connection.ts";
 
 /** Shared raw properties of a message published with none set (flags 0): no copy per publish. */
@@ -397,7 +398,12 @@ export class Channel implements ConsumerChannel {
       this.#txPublishes.push({ exchange, message, mandatory: m.mandatory });
       return;
     }
-    this.#route(exchange, message, m.mandatory);
+    try {
+      this.#route(exchange, message, m.mandatory);
+    } catch (err) {
+      if (err instanceof AmqpError) err.forMethod(CLASS.BASIC, 40);
+      throw err;
+    }
     if (this.#confirm) {
       this.#conn.sendMethod(this.id, {
         id: METHOD.BASIC_ACK,
@@ -407,9 +413,25 @@ export class Channel implements ConsumerChannel {
     }
   }
 
-  /** Routes a message and enqueues it; an unroutable mandatory message is returned (312). */
+  /**
+   * Routes a message and enqueues it; an unroutable mandatory message is returned (312).
+   * Headers are decoded only for messages that carry them (headers exchange, CC/BCC).
+   */
   #route(exchange: Exchange, message: Message, mandatory: boolean): void {
-    const queues = this.#vhost.route(exchange, message.routingKey, undefined);
+    let keys: string | string[] = message.routingKey;
+    let headers: FieldTable | undefined;
+    if (hasHeaders(message.rawProperties)) {
+      headers = message.properties.headers;
+      const extra = headers && senderSelectedKeys(message.routingKey, headers);
+      if (extra) {
+        keys = extra;
+        if (headers!.BCC !== undefined) {
+          message = withoutBcc(message);
+          headers = message.properties.headers;
+        }
+      }
+    }
+    const queues = this.#vhost.route(exchange, keys, headers);
     const n = queues.length;
     if (n === 0) {
       if (mandatory) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);

@@ -74,3 +74,30 @@ export const EMPTY_TABLE: FieldTable = Object.freeze({}) as FieldTable;
 export function int64(n: number): TypedField {
   return new TypedField("l", n);
 }
+
+/** RabbitMQ's name for the type of a field value, as its error texts show it. */
+export function fieldTypeName(v: FieldValue): string {
+  if (v === null) return "void";
+  if (typeof v === "string") return "longstr";
+  if (typeof v === "boolean") return "bool";
+  if (typeof v === "number") return Number.isInteger(v) ? "signedint" : "double";
+  if (v instanceof TypedField) {
+    const names: Record<string, string> = {
+      b: "byte",
+      B: "unsignedbyte",
+      s: "short",
+      u: "unsignedshort",
+      i: "unsignedint",
+      l: "long",
+      L: "long",
+      f: "float",
+      d: "double",
+      D: "decimal",
+    };
+    return names[v.type];
+  }
+  if (v instanceof Date) return "timestamp";
+  if (v instanceof Uint8Array) return "binary";
+  if (Array.isArray(v)) return "array";
+  return "table";
+}
