@@ -93,6 +93,7 @@ export class Broker {
         throw new TypeError(`Cannot register plugin "${plugin.name}": an exchange type of that name exists`);
       }
       this.#exchangeTypes.set(plugin.name, plugin);
+      for (const v of this.vhosts.values()) v.pluginRegistered(plugin);
     } else {
       this.#stagePlugins.push(plugin);
     }

@@ -22,9 +22,11 @@ import { EMPTY_TABLE, type FieldTable, fieldTypeName, type FieldValue } from "..
 import { Exchange, type ExchangeOptions } from "./exchange.ts";
 import { Queue, type QueueOptions } from "./queue.ts";
 import {
+  type BindableRouter,
   type Binding,
   type ExchangeTypePlugin,
   type RouteSink,
+  sameBinding,
   sameTable,
   type StagePlugin,
 } from "./router.ts";
@@ -347,17 +349,43 @@ export class VHost {
   }
 
   #createExchange(name: string, type: string, o: ExchangeOptions): Exchange {
-    const plugin = this.plugins.exchangeType(type)!;
+    const plugin = this.plugins.exchangeType(type);
     const ex = new Exchange(name, this.name, type, {
       durable: o.durable,
       autoDelete: o.autoDelete,
       internal: o.internal,
       args: o.args,
     });
-    ex.router = plugin.create(ex);
+    ex.router = plugin ? plugin.create(ex) : new MissingTypeRouter(ex);
     ex.unroutable = this.plugins.unroutablePlugins().map((p) => ({ plugin: p.name, router: p.create(ex) }));
     this.exchanges.set(name, ex);
     return ex;
+  }
+
+  /**
+   * Re-creates an exchange from stored definitions (recovery, definitions import) with its
+   * bindings, without the checks of a client's declare. If its type's plugin is not loaded, the
+   * exchange still exists and keeps its bindings, but refuses publishes with 406 until the
+   * plugin is registered (`pluginRegistered`).
+   */
+  restoreExchange(name: string, type: string, options: ExchangeOptions, bindings: readonly Binding[]): Exchange {
+    const ex = this.exchanges.get(name) ?? this.#createExchange(name, type, options);
+    for (const b of bindings) {
+      if (!this.#callBind(ex, b) || b.destination.kind !== "queue") continue;
+      const q = this.queues.get(b.destination.name);
+      if (q) this.#queueBindings.get(q)?.push({ exchange: ex, binding: b });
+    }
+    return ex;
+  }
+
+  /** A plugin was registered: exchanges waiting for its type get a real router and their bindings. */
+  pluginRegistered(plugin: ExchangeTypePlugin): void {
+    for (const ex of this.exchanges.values()) {
+      if (ex.type !== plugin.name || !(ex.router instanceof MissingTypeRouter)) continue;
+      const kept = [...ex.router.bindings()];
+      ex.router = plugin.create(ex);
+      for (const b of kept) this.#callBind(ex, b);
+    }
   }
 
   /** An exchange by name, or 404. */
@@ -507,5 +535,46 @@ function checkEquivalentArgs(
     const described = (v: FieldValue | undefined) =>
       v === undefined ? undefined : { value: v, type: fieldTypeName(v) };
     throw inequivalentArgValue(key, kind, name, vhost, described(a), described(b));
+  }
+}
+
+/**
+ * Stands in for the router of an exchange whose type's plugin is not loaded: keeps the
+ * bindings so nothing is lost, and refuses to route, in RabbitMQ's words.
+ */
+class MissingTypeRouter implements BindableRouter {
+  readonly #bindings: Binding[] = [];
+  readonly #exchange: Exchange;
+
+  constructor(exchange: Exchange) {
+    this.#exchange = exchange;
+  }
+
+  route(): void {
+    const ex = this.#exchange;
+    throw preconditionFailed(
+      `Cannot route message through exchange '${ex.name}' in vhost '${ex.vhost}': exchange type ${ex.type} not found`,
+    );
+  }
+
+  bind(binding: Binding): boolean {
+    if (this.#bindings.some((b) => sameBinding(b, binding))) return false;
+    this.#bindings.push(binding);
+    return true;
+  }
+
+  unbind(binding: Binding): boolean {
+    const i = this.#bindings.findIndex((b) => sameBinding(b, binding));
+    if (i < 0) return false;
+    this.#bindings.splice(i, 1);
+    return true;
+  }
+
+  bindings(): Iterable<Binding> {
+    return this.#bindings;
+  }
+
+  get size(): number {
+    return this.#bindings.length;
   }
 }
