@@ -754,6 +754,21 @@ export function connectionOpenFrame(vhost = "/"): Uint8Array {
   return methodFrame(0, 10, 40, (e) => e.shortstr(vhost).shortstr("").bit(false));
 }
 
+/**
+ * A whole client session opening as one buffer, for tests that write without waiting for the
+ * server's replies: protocol header, start-ok (PLAIN guest/guest), tune-ok (channel-max 2047,
+ * frame-max 131072, no heartbeat), open "/", and channel.open on `channel`.
+ */
+export function pipelinedOpen(channel = 1): Uint8Array {
+  return concat(
+    PROTOCOL_HEADER,
+    startOkFrame(),
+    tuneOkFrame(2047, 131072, 0),
+    connectionOpenFrame("/"),
+    M.channelOpen(channel),
+  );
+}
+
 /** protocol header → start/start-ok → tune/tune-ok → open/open-ok. */
 export async function handshake(w: Wire, o: HandshakeOptions = {}): Promise<HandshakeResult> {
   const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT;

@@ -11,29 +11,9 @@
 import assert from "node:assert/strict";
 import { mode, uniqueName, waitFor } from "./_broker.ts";
 import { AMQPClient } from "./_deps.ts";
+import * as W from "./_wire.ts";
 
 const MESSAGES = 100_000;
-const enc = new TextEncoder();
-
-function frame(type: number, channel: number, payload: number[]): number[] {
-  const n = payload.length;
-  return [
-    type,
-    channel >> 8,
-    channel & 255,
-    n >>> 24,
-    (n >>> 16) & 255,
-    (n >>> 8) & 255,
-    n & 255,
-    ...payload,
-    0xce,
-  ];
-}
-function shortstr(s: string): number[] {
-  const b = enc.encode(s);
-  return [b.length, ...b];
-}
-
 Deno.test({
   name: "a flooding publisher is held back while a consumer drains the same queue",
   ignore: mode !== "inprocess",
@@ -58,35 +38,8 @@ Deno.test({
 
       // Raw publisher: handshake, channel 1, then every publish in one write.
       raw = await Deno.connect({ hostname: "127.0.0.1", port: running.port });
-      const plain = enc.encode("\0guest\0guest");
-      const hello = [
-        ...enc.encode("AMQP\x00\x00\x09\x01"),
-        ...frame(1, 0, [
-          0,
-          10,
-          0,
-          11,
-          0,
-          0,
-          0,
-          0,
-          ...shortstr("PLAIN"),
-          0,
-          0,
-          0,
-          plain.length,
-          ...plain,
-          ...shortstr("en_US"),
-        ]),
-        ...frame(1, 0, [0, 10, 0, 31, 0x07, 0xff, 0, 2, 0, 0, 0, 0]),
-        ...frame(1, 0, [0, 10, 0, 40, ...shortstr("/"), 0, 0]),
-        ...frame(1, 1, [0, 20, 0, 10, 0]),
-      ];
-      const one = [
-        ...frame(1, 1, [0, 60, 0, 40, 0, 0, ...shortstr(""), ...shortstr(queueName), 0]),
-        ...frame(2, 1, [0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0]),
-        ...frame(3, 1, Array.from({ length: 16 }, (_, i) => i)),
-      ];
+      const hello = W.pipelinedOpen(1);
+      const one = W.publishFrames(1, "", queueName, new Uint8Array(16));
       const flood = new Uint8Array(hello.length + one.length * MESSAGES);
       flood.set(hello);
       for (let i = 0; i < MESSAGES; i++) flood.set(one, hello.length + i * one.length);

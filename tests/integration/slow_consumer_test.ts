@@ -6,30 +6,10 @@
 import assert from "node:assert/strict";
 import { assertStaysFalse, mode, uniqueName, waitFor } from "./_broker.ts";
 import { AMQPClient } from "./_deps.ts";
+import * as W from "./_wire.ts";
 
 const MESSAGES = 20_000;
 const BODY = new Uint8Array(1024);
-const enc = new TextEncoder();
-
-function frame(type: number, channel: number, payload: number[]): number[] {
-  const n = payload.length;
-  return [
-    type,
-    channel >> 8,
-    channel & 255,
-    n >>> 24,
-    (n >>> 16) & 255,
-    (n >>> 8) & 255,
-    n & 255,
-    ...payload,
-    0xce,
-  ];
-}
-function shortstr(s: string): number[] {
-  const b = enc.encode(s);
-  return [b.length, ...b];
-}
-
 Deno.test({
   name: "a consumer that does not read its socket stops receiving; the rest stays queued",
   ignore: mode !== "inprocess",
@@ -49,31 +29,7 @@ Deno.test({
 
       // Raw consumer with no-ack that never reads what the broker sends (20 MB would be due).
       raw = await Deno.connect({ hostname: "127.0.0.1", port: running.port });
-      const plain = enc.encode("\0guest\0guest");
-      await raw.write(Uint8Array.from([
-        ...enc.encode("AMQP\x00\x00\x09\x01"),
-        ...frame(1, 0, [
-          0,
-          10,
-          0,
-          11,
-          0,
-          0,
-          0,
-          0,
-          ...shortstr("PLAIN"),
-          0,
-          0,
-          0,
-          plain.length,
-          ...plain,
-          ...shortstr("en_US"),
-        ]),
-        ...frame(1, 0, [0, 10, 0, 31, 0x07, 0xff, 0, 2, 0, 0, 0, 0]),
-        ...frame(1, 0, [0, 10, 0, 40, ...shortstr("/"), 0, 0]),
-        ...frame(1, 1, [0, 20, 0, 10, 0]),
-        ...frame(1, 1, [0, 60, 0, 20, 0, 0, ...shortstr(q), ...shortstr("slow"), 0b10, 0, 0, 0, 0]), // no-ack
-      ]));
+      await raw.write(W.concat(W.pipelinedOpen(1), W.M.basicConsume(1, q, "slow", { noAck: true })));
       await waitFor(() => queue.consumerCount === 1);
       // Deliveries stop at the high-water mark (plus what the kernel's socket buffers took):
       // most of the 20 MB stays in the queue.
