@@ -8,6 +8,12 @@ import type { RouterPlugin } from "./api.ts";
 import { alternateExchangePlugin } from "./alternate_exchange/mod.ts";
 import { directPlugin } from "./direct/mod.ts";
 import { fanoutPlugin } from "./fanout/mod.ts";
+import { headersPlugin } from "./headers/mod.ts";
 
 /** Built-in plugins, in registration order. */
-export const DEFAULT_PLUGINS: readonly RouterPlugin[] = [directPlugin, fanoutPlugin, alternateExchangePlugin];
+export const DEFAULT_PLUGINS: readonly RouterPlugin[] = [
+  directPlugin,
+  fanoutPlugin,
+  headersPlugin,
+  alternateExchangePlugin,
+];
