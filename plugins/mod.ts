@@ -9,11 +9,13 @@ import { alternateExchangePlugin } from "./alternate_exchange/mod.ts";
 import { directPlugin } from "./direct/mod.ts";
 import { fanoutPlugin } from "./fanout/mod.ts";
 import { headersPlugin } from "./headers/mod.ts";
+import { topicPlugin } from "./topic/mod.ts";
 
 /** Built-in plugins, in registration order. */
 export const DEFAULT_PLUGINS: readonly RouterPlugin[] = [
   directPlugin,
   fanoutPlugin,
   headersPlugin,
+  topicPlugin,
   alternateExchangePlugin,
 ];
