@@ -308,6 +308,7 @@ export class VHost {
 
   /** exchange.declare. */
   declareExchange(d: ExchangeDeclare): Exchange {
+    if (d.name === "") throw accessRefused("operation not permitted on the default exchange");
     const existing = this.exchanges.get(d.name);
     if (d.passive) {
       if (!existing) throw notFound("exchange", d.name, this.name);
@@ -368,7 +369,12 @@ export class VHost {
    * exchange still exists and keeps its bindings, but refuses publishes with 406 until the
    * plugin is registered (`pluginRegistered`).
    */
-  restoreExchange(name: string, type: string, options: ExchangeOptions, bindings: readonly Binding[]): Exchange {
+  restoreExchange(
+    name: string,
+    type: string,
+    options: ExchangeOptions,
+    bindings: readonly Binding[],
+  ): Exchange {
     const ex = this.exchanges.get(name) ?? this.#createExchange(name, type, options);
     for (const b of bindings) {
       if (!this.#callBind(ex, b) || b.destination.kind !== "queue") continue;
@@ -403,19 +409,11 @@ export class VHost {
     }
     const ex = this.exchanges.get(name);
     if (!ex) return;
-    if (ifUnused && (ex.router.size > 0 || this.#isDestination(ex))) {
+    // "In use" means it is the source of a binding; being a destination does not count (RabbitMQ).
+    if (ifUnused && ex.router.size > 0) {
       throw preconditionFailed(`exchange '${name}' in vhost '${this.name}' in use`);
     }
     this.#removeExchange(ex);
-  }
-
-  #isDestination(ex: Exchange): boolean {
-    for (const other of this.exchanges.values()) {
-      for (const b of other.router.bindings()) {
-        if (b.destination.kind === "exchange" && b.destination.name === ex.name) return true;
-      }
-    }
-    return false;
   }
 
   #removeExchange(ex: Exchange): void {
@@ -424,11 +422,15 @@ export class VHost {
       ex.router.unbind(b);
       if (b.destination.kind === "queue") this.#forgetQueueBinding(b.destination.name, ex, b);
     }
-    // Bindings from other exchanges to this one go too.
-    for (const other of this.exchanges.values()) {
+    // Bindings from other exchanges to this one go too; an auto-delete source may go with them.
+    for (const other of [...this.exchanges.values()]) {
+      let removed = false;
       for (const b of [...other.router.bindings()]) {
-        if (b.destination.kind === "exchange" && b.destination.name === ex.name) other.router.unbind(b);
+        if (b.destination.kind === "exchange" && b.destination.name === ex.name) {
+          removed = other.router.unbind(b) || removed;
+        }
       }
+      if (removed) this.#maybeAutoDeleteExchange(other);
     }
   }
 
@@ -450,20 +452,37 @@ export class VHost {
 
   // ---------------------------------------------------------------- bindings
 
-  /** queue.bind. */
-  bindQueue(queue: Queue, exchangeName: string, routingKey: string, args: FieldTable): void {
-    if (exchangeName === "") {
-      throw accessRefused(`operation not permitted on the default exchange`);
-    }
+  /**
+   * queue.bind. Checked in RabbitMQ's order: the default exchange (403), the source exchange,
+   * then the queue (404, or 405 for another connection's exclusive queue).
+   */
+  bindQueue(
+    queueName: string,
+    owner: object,
+    exchangeName: string,
+    routingKey: string,
+    args: FieldTable,
+  ): void {
+    if (exchangeName === "") throw accessRefused("operation not permitted on the default exchange");
     const ex = this.exchangeFor(exchangeName);
+    const queue = this.queueFor(queueName, owner);
     const binding: Binding = { destination: { kind: "queue", name: queue.name }, routingKey, args };
     if (this.#callBind(ex, binding)) this.#queueBindings.get(queue)?.push({ exchange: ex, binding });
   }
 
-  /** queue.unbind. Unbinding what is not bound is not an error. */
-  unbindQueue(queue: Queue, exchangeName: string, routingKey: string, args: FieldTable): void {
-    if (exchangeName === "") throw accessRefused(`operation not permitted on the default exchange`);
-    const ex = this.exchangeFor(exchangeName);
+  /** queue.unbind. Unbinding what is not bound, or from a missing exchange or queue, is not an error. */
+  unbindQueue(
+    queueName: string,
+    owner: object,
+    exchangeName: string,
+    routingKey: string,
+    args: FieldTable,
+  ): void {
+    if (exchangeName === "") throw accessRefused("operation not permitted on the default exchange");
+    const ex = this.exchanges.get(exchangeName);
+    const queue = this.queues.get(queueName);
+    if (!ex || !queue) return;
+    this.checkExclusive(queue, owner);
     const binding: Binding = { destination: { kind: "queue", name: queue.name }, routingKey, args };
     if (ex.router.unbind(binding)) {
       this.#forgetQueueBinding(queue.name, ex, binding);
@@ -471,24 +490,25 @@ export class VHost {
     }
   }
 
-  /** exchange.bind (destination ← source). */
+  /** exchange.bind (destination ← source); the source is checked first, as RabbitMQ does. */
   bindExchange(destination: string, source: string, routingKey: string, args: FieldTable): void {
     if (destination === "" || source === "") {
-      throw accessRefused(`operation not permitted on the default exchange`);
+      throw accessRefused("operation not permitted on the default exchange");
     }
-    const dest = this.exchangeFor(destination);
     const src = this.exchangeFor(source);
+    const dest = this.exchangeFor(destination);
     this.#callBind(src, { destination: { kind: "exchange", name: dest.name }, routingKey, args });
   }
 
-  /** exchange.unbind. */
+  /** exchange.unbind. Unbinding what is not bound, or a missing exchange, is not an error. */
   unbindExchange(destination: string, source: string, routingKey: string, args: FieldTable): void {
     if (destination === "" || source === "") {
-      throw accessRefused(`operation not permitted on the default exchange`);
+      throw accessRefused("operation not permitted on the default exchange");
     }
-    this.exchangeFor(destination);
-    const src = this.exchangeFor(source);
-    if (src.router.unbind({ destination: { kind: "exchange", name: destination }, routingKey, args })) {
+    const src = this.exchanges.get(source);
+    if (
+      src && src.router.unbind({ destination: { kind: "exchange", name: destination }, routingKey, args })
+    ) {
       this.#maybeAutoDeleteExchange(src);
     }
   }

@@ -44,6 +44,8 @@ const alternate: StagePlugin = {
   }),
 };
 
+const OWNER = {};
+
 function setup(extra: (ExchangeTypePlugin | StagePlugin)[] = []) {
   const errors: string[] = [];
   const broker = new Broker({
@@ -83,8 +85,8 @@ Deno.test("VHost.route() follows an exchange-to-exchange loop once and delivers 
   queue("q");
   vhost.bindExchange("e2", "e1", "", {});
   vhost.bindExchange("e1", "e2", "", {});
-  vhost.bindQueue(vhost.queues.get("q")!, "e2", "", {});
-  vhost.bindQueue(vhost.queues.get("q")!, "e1", "", {});
+  vhost.bindQueue("q", OWNER, "e2", "", {});
+  vhost.bindQueue("q", OWNER, "e1", "", {});
   const routed = vhost.route(e1, "k", undefined);
   assert.deepEqual(routed.map((q) => q.name), ["q"]);
 });
@@ -94,11 +96,11 @@ Deno.test("VHost.route() hands an exchange that routed nowhere to the unroutable
   exchange("ae");
   const main = exchange("main", "fanout", { "alternate-exchange": "ae" });
   queue("caught");
-  vhost.bindQueue(vhost.queues.get("caught")!, "ae", "", {});
+  vhost.bindQueue("caught", OWNER, "ae", "", {});
   assert.deepEqual(vhost.route(main, "k", undefined).map((q) => q.name), ["caught"]);
   // Once main routes somewhere, the alternate exchange is not consulted.
   queue("normal");
-  vhost.bindQueue(vhost.queues.get("normal")!, "main", "", {});
+  vhost.bindQueue("normal", OWNER, "main", "", {});
   assert.deepEqual(vhost.route(main, "k", undefined).map((q) => q.name), ["normal"]);
 });
 
@@ -153,14 +155,14 @@ Deno.test("VHost.route() turns a plugin's own exception into 541 and logs it onc
     return true;
   });
   queue("q");
-  assert.throws(() => vhost.bindQueue(vhost.queues.get("q")!, "b", "", {}), (err: AmqpError) => {
+  assert.throws(() => vhost.bindQueue("q", OWNER, "b", "", {}), (err: AmqpError) => {
     assert.equal(err.code, 541);
     return true;
   });
   assert.deepEqual(errors, ["plugin failed x-broken", "plugin failed x-broken"]);
   // Other exchanges are unaffected.
   const ok = exchange("ok");
-  vhost.bindQueue(vhost.queues.get("q")!, "ok", "", {});
+  vhost.bindQueue("q", OWNER, "ok", "", {});
   assert.deepEqual(vhost.route(ok, "k", undefined).map((q) => q.name), ["q"]);
 });
 

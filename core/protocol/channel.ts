@@ -273,18 +273,16 @@ export class Channel implements ConsumerChannel {
         return;
       }
       case METHOD.QUEUE_BIND: {
-        const q = vhost.queueFor(this.#queueName(m.queue), conn);
-        const key = m.routingKey === "" && m.queue === "" ? q.name : m.routingKey;
-        vhost.bindQueue(q, m.exchange, key, m.arguments);
+        const name = this.#queueName(m.queue);
+        const key = m.routingKey === "" && m.queue === "" ? name : m.routingKey;
+        vhost.bindQueue(name, conn, m.exchange, key, m.arguments);
         if (!m.nowait) conn.sendMethod(this.id, { id: METHOD.QUEUE_BIND_OK });
         return;
       }
-      case METHOD.QUEUE_UNBIND: {
-        const q = vhost.queueFor(this.#queueName(m.queue), conn);
-        vhost.unbindQueue(q, m.exchange, m.routingKey, m.arguments);
+      case METHOD.QUEUE_UNBIND:
+        vhost.unbindQueue(this.#queueName(m.queue), conn, m.exchange, m.routingKey, m.arguments);
         conn.sendMethod(this.id, { id: METHOD.QUEUE_UNBIND_OK });
         return;
-      }
       case METHOD.QUEUE_PURGE: {
         const n = vhost.queueFor(this.#queueName(m.queue), conn).purge();
         if (!m.nowait) conn.sendMethod(this.id, { id: METHOD.QUEUE_PURGE_OK, messageCount: n });
