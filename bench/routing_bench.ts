@@ -20,14 +20,24 @@
  *                1024 keys and is cleared when full, so a key is always gone by the time it comes
  *                round again: every route is a miss (trie walk, plus caching the result).
  *   direct       10,000 bindings `k<i>` → queue `q<i>`; the cycle routes to random queues.
+ *   headers      1,000 bindings, each on 1–3 of 10 headers (values 0–4), half `x-match` all and
+ *                half any; every message carries the 10 headers with random values.
  *   fanout       10 queues.
  *
  * @module
  */
 
-import type { BindableRouter, ExchangeTypePlugin, Owner, RouteSink, RoutingInput } from "../plugins/api.ts";
+import type {
+  BindableRouter,
+  ExchangeTypePlugin,
+  FieldTable,
+  Owner,
+  RouteSink,
+  RoutingInput,
+} from "../plugins/api.ts";
 import { directPlugin } from "../plugins/direct/mod.ts";
 import { fanoutPlugin } from "../plugins/fanout/mod.ts";
+import { headersPlugin } from "../plugins/headers/mod.ts";
 import { topicPlugin } from "../plugins/topic/mod.ts";
 
 const CYCLE = 4096;
@@ -134,6 +144,23 @@ scenario("topic/miss: 10k bindings, 4096 distinct keys (cache misses)", topic, i
 const directKeys = Array.from({ length: BINDINGS }, (_, i) => `k${i}`);
 const directCycle = Array.from({ length: CYCLE }, () => directKeys[Math.floor(rand() * BINDINGS)]);
 scenario("direct: 10k queues", routerWith(directPlugin, directKeys), inputs(directCycle));
+
+// headers: 1,000 bindings, each matching 1–3 of 10 headers (values 0–4), half x-match all, half
+// any; messages carry all 10 headers with random values.
+const headerNames = Array.from({ length: 10 }, (_, i) => `h${i}`);
+const headersRouter = headersPlugin.create(OWNER);
+for (let i = 0; i < 1000; i++) {
+  const args: FieldTable = { "x-match": i % 2 === 0 ? "all" : "any" };
+  const n = 1 + Math.floor(rand() * 3);
+  for (let j = 0; j < n; j++) args[headerNames[Math.floor(rand() * 10)]] = Math.floor(rand() * 5);
+  headersRouter.bind({ destination: { kind: "queue", name: `q${i}` }, routingKey: "", args });
+}
+const headerCycle: RoutingInput[] = Array.from({ length: CYCLE }, () => {
+  const headers: FieldTable = {};
+  for (const h of headerNames) headers[h] = Math.floor(rand() * 5);
+  return { exchange: "bench", routingKey: "", headers };
+});
+scenario("headers: 1k bindings, 10 headers per message", headersRouter, headerCycle);
 
 // fanout: 10 queues.
 scenario("fanout: 10 queues", routerWith(fanoutPlugin, Array(10).fill("")), inputs(Array(CYCLE).fill("x")));
