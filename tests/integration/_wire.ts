@@ -428,6 +428,15 @@ export interface CloseInfo {
   methodId: number;
 }
 
+/** What `Wire.waitForEof()` saw. */
+export interface EofResult {
+  /** true if the peer closed the socket (EOF or reset) before the deadline. */
+  closed: boolean;
+  elapsedMs: number;
+  /** Everything received while waiting (split it with `splitFrames()`). */
+  bytes: Uint8Array;
+}
+
 export class TimeoutError extends Error {
   override name = "TimeoutError";
 }
@@ -635,6 +644,19 @@ export class Wire {
     return this.takeBuffered();
   }
 
+  /**
+   * Send nothing and wait (bounded) for the peer to close the socket. Unlike expectSocketClosed(), a socket
+   * still open at the deadline is a result (`closed: false`), not an error: for "stays open" checks.
+   */
+  async waitForEof(timeoutMs: number): Promise<EofResult> {
+    const start = Date.now();
+    const deadline = start + timeoutMs;
+    while (!this.#eof) {
+      if (!(await this.#waitMore(deadline))) break;
+    }
+    return { closed: this.#eof, elapsedMs: Date.now() - start, bytes: this.takeBuffered() };
+  }
+
   /** True if nothing (except heartbeats) arrives within `ms` and the socket stays open. */
   async expectSilence(ms: number): Promise<void> {
     const deadline = Date.now() + ms;
@@ -675,12 +697,33 @@ function toMethod(f: Frame): MethodFrame {
   return { channel: f.channel, classId, methodId, args: d, payload: f.payload };
 }
 
+/**
+ * Split received bytes into whole frames. Stops at the first incomplete frame or bad frame-end octet and
+ * returns it and everything after it as `rest` (e.g. a protocol header sent back).
+ */
+export function splitFrames(bytes: Uint8Array): { frames: Frame[]; rest: Uint8Array } {
+  const frames: Frame[] = [];
+  const d = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let off = 0;
+  while (bytes.length - off >= 8) {
+    const size = d.getUint32(off + 3);
+    if (bytes.length - off < 8 + size || bytes[off + 7 + size] !== FRAME_END) break;
+    frames.push({
+      type: d.getUint8(off),
+      channel: d.getUint16(off + 1),
+      payload: bytes.slice(off + 7, off + 7 + size),
+    });
+    off += 8 + size;
+  }
+  return { frames, rest: bytes.slice(off) };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Handshake
 
 export interface HandshakeOptions {
-  /** Heartbeat to send in tune-ok (default: 0 = disabled). */
-  heartbeat?: number;
+  /** Heartbeat to send in tune-ok (default: 0 = disabled; "proposed": the server's proposal). */
+  heartbeat?: number | "proposed";
   /** frame-max to send in tune-ok (default: the server's proposal). */
   frameMax?: number;
   /** channel-max to send in tune-ok (default: the server's proposal). */
@@ -780,9 +823,8 @@ export async function handshake(w: Wire, o: HandshakeOptions = {}): Promise<Hand
     frameMax: tune.args.long(),
     heartbeat: tune.args.short(),
   };
-  await w.send(
-    tuneOkFrame(o.channelMax ?? proposed.channelMax, o.frameMax ?? proposed.frameMax, o.heartbeat ?? 0),
-  );
+  const heartbeat = o.heartbeat === "proposed" ? proposed.heartbeat : o.heartbeat ?? 0;
+  await w.send(tuneOkFrame(o.channelMax ?? proposed.channelMax, o.frameMax ?? proposed.frameMax, heartbeat));
   if (!o.skipOpen) {
     await w.send(connectionOpenFrame(o.vhost ?? "/"));
     await w.expectMethod(10, 41, timeoutMs);

@@ -6,42 +6,51 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { brokerTest, uniqueName, waitFor } from "./_broker.ts";
+import { brokerTest, type TestCtx, uniqueName, waitFor } from "./_broker.ts";
 import { amqplibConnect } from "./_clients.ts";
-import { FRAME_HEARTBEAT, RawConnection } from "./_raw.ts";
+import * as W from "./_wire.ts";
 
 /** Bounded wait for the disconnect: RabbitMQ takes ~2.96 s with heartbeat=1. */
 const CLOSE_DEADLINE_MS = 4500;
+/** Bound for each awaited handshake reply from the broker. */
+const REPLY_TIMEOUT_MS = 5000;
 
-function assertSilentClientDropped(r: Awaited<ReturnType<RawConnection["waitForClose"]>>) {
+/** A raw socket to the broker, closed when the test ends. */
+async function raw(ctx: TestCtx): Promise<W.Wire> {
+  const w = await W.Wire.connect(ctx.broker.host, ctx.broker.port);
+  ctx.defer(() => w.close());
+  return w;
+}
+
+function assertSilentClientDropped(r: W.EofResult) {
   assert.ok(r.closed, `server kept a silent client connected for ${r.elapsedMs} ms`);
   assert.ok(r.elapsedMs >= 1000, `server dropped the client after only ${r.elapsedMs} ms (heartbeat is 1 s)`);
+  const { frames } = W.splitFrames(r.bytes);
   // While waiting the server may only have sent heartbeats (a connection.close is tolerated too).
-  const other = r.frames.filter((f) => f.type !== FRAME_HEARTBEAT);
+  const other = frames.filter((f) => f.type !== W.FRAME_HEARTBEAT);
   assert.ok(
     other.every((f) => f.type === 1 && f.payload[0] === 0 && f.payload[1] === 10 && f.payload[3] === 50),
     `unexpected frames while silent: ${JSON.stringify(other.map((f) => [f.type, f.channel]))}`,
   );
-  assert.ok(r.frames.some((f) => f.type === FRAME_HEARTBEAT), "server sent no heartbeat frame");
-  assert.ok(r.frames.every((f) => f.channel === 0), "heartbeats must be on channel 0");
+  assert.ok(frames.some((f) => f.type === W.FRAME_HEARTBEAT), "server sent no heartbeat frame");
+  assert.ok(frames.every((f) => f.channel === 0), "heartbeats must be on channel 0");
 }
 
 brokerTest("client-negotiated heartbeat=1: a silent client is disconnected within ~3 s", async (ctx) => {
-  const raw = await RawConnection.connect(ctx.broker.port, ctx.broker.host);
-  ctx.defer(() => raw.close());
-  const tune = await raw.handshake({ tuneOk: (t) => ({ ...t, heartbeat: 1 }) });
+  const w = await raw(ctx);
+  const { tune } = await W.handshake(w, { heartbeat: 1, timeoutMs: REPLY_TIMEOUT_MS });
   assert.ok(tune.frameMax >= 4096, `frame-max ${tune.frameMax}`);
-  assertSilentClientDropped(await raw.waitForClose(CLOSE_DEADLINE_MS));
+  assertSilentClientDropped(await w.waitForEof(CLOSE_DEADLINE_MS));
 });
 
 brokerTest(
   "broker heartbeat=1: tune proposes 1, and a silent client accepting it is disconnected",
   async (ctx) => {
-    const raw = await RawConnection.connect(ctx.broker.port, ctx.broker.host);
-    ctx.defer(() => raw.close());
-    const tune = await raw.handshake(); // echoes the server's proposal in tune-ok
+    const w = await raw(ctx);
+    // Echoes the server's proposal in tune-ok.
+    const { tune } = await W.handshake(w, { heartbeat: "proposed", timeoutMs: REPLY_TIMEOUT_MS });
     assert.equal(tune.heartbeat, 1);
-    assertSilentClientDropped(await raw.waitForClose(CLOSE_DEADLINE_MS));
+    assertSilentClientDropped(await w.waitForEof(CLOSE_DEADLINE_MS));
   },
   { broker: { heartbeat: 1 } },
 );

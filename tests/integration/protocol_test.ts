@@ -2,11 +2,21 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { brokerTest, uniqueName, waitFor } from "./_broker.ts";
+import { brokerTest, type TestCtx, uniqueName, waitFor } from "./_broker.ts";
 import { amqplibConnect, cloudConnect } from "./_clients.ts";
-import { frames, PROTOCOL_HEADER, RawConnection } from "./_raw.ts";
+import * as W from "./_wire.ts";
 
 const te = new TextEncoder();
+
+/** Bound for each awaited reply from the broker. */
+const REPLY_TIMEOUT_MS = 5000;
+
+/** A raw socket to the broker, closed when the test ends. */
+async function raw(ctx: TestCtx): Promise<W.Wire> {
+  const w = await W.Wire.connect(ctx.broker.host, ctx.broker.port);
+  ctx.defer(() => w.close());
+  return w;
+}
 
 // Answer to any unsupported protocol header: the supported one ("AMQP" 0 0 9 1), then close.
 const BAD_HEADERS: [string, Uint8Array][] = [
@@ -20,26 +30,24 @@ for (const [what, header] of BAD_HEADERS) {
   brokerTest(
     `wrong protocol header (${what}) gets AMQP 0-9-1 header back and the socket closed`,
     async (ctx) => {
-      const raw = await RawConnection.connect(ctx.broker.port, ctx.broker.host);
-      ctx.defer(() => raw.close());
-      await raw.write(header);
-      const r = await raw.waitForEof(3000);
+      const w = await raw(ctx);
+      await w.send(header);
+      const r = await w.waitForEof(3000);
       assert.ok(r.closed, "server did not close the socket");
-      assert.deepEqual(Array.from(r.bytes), Array.from(PROTOCOL_HEADER));
+      assert.deepEqual(Array.from(r.bytes), Array.from(W.PROTOCOL_HEADER));
     },
   );
 }
 
 brokerTest("correct protocol header gets connection.start with version 0-9 and PLAIN", async (ctx) => {
-  const raw = await RawConnection.connect(ctx.broker.port, ctx.broker.host);
-  ctx.defer(() => raw.close());
-  await raw.write(PROTOCOL_HEADER);
-  const m = await raw.readMethod();
+  const w = await raw(ctx);
+  await w.send(W.PROTOCOL_HEADER);
+  const m = await w.readMethod(REPLY_TIMEOUT_MS);
   assert.deepEqual([m.channel, m.classId, m.methodId], [0, 10, 10]);
   assert.deepEqual([m.args.octet(), m.args.octet()], [0, 9], "version-major, version-minor");
-  m.args.longstr(); // server-properties (a field table)
-  const mechanisms = new TextDecoder().decode(m.args.longstr()).split(" ");
-  const locales = new TextDecoder().decode(m.args.longstr()).split(" ");
+  m.args.bytes(m.args.long()); // server-properties (a field table)
+  const mechanisms = m.args.longstr().split(" ");
+  const locales = m.args.longstr().split(" ");
   assert.ok(mechanisms.includes("PLAIN"), `mechanisms: ${mechanisms}`);
   assert.ok(locales.includes("en_US"), `locales: ${locales}`);
 });
@@ -47,9 +55,8 @@ brokerTest("correct protocol header gets connection.start with version 0-9 and P
 brokerTest(
   "handshake timeout: a client that never sends the protocol header is disconnected",
   async (ctx) => {
-    const raw = await RawConnection.connect(ctx.broker.port, ctx.broker.host);
-    ctx.defer(() => raw.close());
-    const r = await raw.waitForEof(3000);
+    const w = await raw(ctx);
+    const r = await w.waitForEof(3000);
     assert.ok(r.closed, `socket still open after ${r.elapsedMs} ms (handshakeTimeout 300 ms)`);
     assert.ok(r.elapsedMs >= 200, `closed after only ${r.elapsedMs} ms`);
     assert.equal(r.bytes.length, 0, "nothing is sent before the client's header");
@@ -60,14 +67,14 @@ brokerTest(
 brokerTest(
   "handshake timeout: a client that stops after the protocol header is disconnected",
   async (ctx) => {
-    const raw = await RawConnection.connect(ctx.broker.port, ctx.broker.host);
-    ctx.defer(() => raw.close());
-    await raw.write(PROTOCOL_HEADER);
-    const r = await raw.waitForClose(3000);
+    const w = await raw(ctx);
+    await w.send(W.PROTOCOL_HEADER);
+    const r = await w.waitForEof(3000);
     assert.ok(r.closed, `socket still open after ${r.elapsedMs} ms (handshakeTimeout 300 ms)`);
     // connection.start was sent; then the socket was closed.
-    assert.equal(r.frames[0]?.type, 1);
-    assert.deepEqual(Array.from(r.frames[0].payload.subarray(0, 4)), [0, 10, 0, 10]);
+    const { frames } = W.splitFrames(r.bytes);
+    assert.equal(frames[0]?.type, 1);
+    assert.deepEqual(Array.from(frames[0].payload.subarray(0, 4)), [0, 10, 0, 10]);
   },
   { broker: { handshakeTimeout: 300 } },
 );
@@ -78,12 +85,11 @@ brokerTest("connection.close: close-ok is sent and closing the socket is left to
   // closes right away races with frames the client is still writing (amqplib sends a pending
   // channel.close-ok after connection.close): the client's late write draws a TCP RST and amqplib's
   // conn.close() then never resolves.
-  const raw = await RawConnection.connect(ctx.broker.port, ctx.broker.host);
-  ctx.defer(() => raw.close());
-  await raw.handshake();
-  await raw.write(frames.close(200, "Goodbye"));
-  await raw.expectMethod(10, 51, 3000); // connection.close-ok
-  const r = await raw.waitForEof(500);
+  const w = await raw(ctx);
+  await W.handshake(w, { heartbeat: "proposed", timeoutMs: REPLY_TIMEOUT_MS });
+  await w.send(W.M.connectionClose(200, "Goodbye"));
+  await w.expectMethod(10, 51, 3000); // connection.close-ok
+  const r = await w.waitForEof(500);
   assert.equal(r.closed, false, `server closed the socket ${r.elapsedMs} ms after close-ok`);
   assert.equal(r.bytes.length, 0, "nothing may follow close-ok");
 });
@@ -107,9 +113,8 @@ brokerTest("messages larger than frame-max are split into body frames and arrive
 brokerTest(
   "broker frameMax=4096: tune proposes 4096 and a 50 KB message round-trips",
   async (ctx) => {
-    const raw = await RawConnection.connect(ctx.broker.port, ctx.broker.host);
-    ctx.defer(() => raw.close());
-    const tune = await raw.handshake();
+    const w = await raw(ctx);
+    const { tune } = await W.handshake(w, { heartbeat: "proposed", timeoutMs: REPLY_TIMEOUT_MS });
     assert.equal(tune.frameMax, 4096);
 
     const client = await cloudConnect(ctx);
