@@ -39,6 +39,7 @@ import { directPlugin } from "../plugins/direct/mod.ts";
 import { fanoutPlugin } from "../plugins/fanout/mod.ts";
 import { headersPlugin } from "../plugins/headers/mod.ts";
 import { topicPlugin } from "../plugins/topic/mod.ts";
+import { prng } from "../tests/_prng.ts";
 
 const CYCLE = 4096;
 const BINDINGS = 10_000;
@@ -53,18 +54,6 @@ class CountingSink implements RouteSink {
   exchange(_name: string): void {
     this.count++;
   }
-}
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const rand = prng(20261126);

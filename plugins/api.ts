@@ -33,6 +33,7 @@
 export {
   type BindableRouter,
   type Binding,
+  BindingList,
   type DeadLetterReason,
   type ExchangeTypePlugin,
   type Owner,
@@ -40,6 +41,7 @@ export {
   type Router,
   type RouterPlugin,
   type RouteSink,
+  routeTo,
   type RoutingInput,
   sameBinding,
   sameTable,

@@ -87,6 +87,52 @@ export interface StagePlugin {
 /** Anything a plugin module may export. */
 export type RouterPlugin = ExchangeTypePlugin | StagePlugin;
 
+/**
+ * An ordered list of bindings without duplicates, for routers that keep their bindings in a
+ * list (fanout, random, per-key lists): `add`/`remove` answer what `bind`/`unbind` must return.
+ */
+export class BindingList implements Iterable<Binding> {
+  readonly #items: Binding[] = [];
+
+  /** Adds a binding; false if an equal one is already there. */
+  add(binding: Binding): boolean {
+    if (this.#items.some((b) => sameBinding(b, binding))) return false;
+    this.#items.push(binding);
+    return true;
+  }
+
+  /** Removes a binding; false if there was none. */
+  remove(binding: Binding): boolean {
+    const i = this.#items.findIndex((b) => sameBinding(b, binding));
+    if (i < 0) return false;
+    this.#items.splice(i, 1);
+    return true;
+  }
+
+  /** The bindings, in the order they were added (read-only; indexed access for `route()`). */
+  get items(): readonly Binding[] {
+    return this.#items;
+  }
+
+  /** Number of bindings. */
+  get size(): number {
+    return this.#items.length;
+  }
+
+  [Symbol.iterator](): Iterator<Binding> {
+    return this.#items[Symbol.iterator]();
+  }
+}
+
+/** Sends each binding's destination to the sink: a queue, or an exchange to route on through. */
+export function routeTo(bindings: readonly Binding[], out: RouteSink): void {
+  for (let i = 0; i < bindings.length; i++) {
+    const d = bindings[i].destination;
+    if (d.kind === "queue") out.queue(d.name);
+    else out.exchange(d.name);
+  }
+}
+
 /** True when two bindings are the same: same destination, key and arguments. */
 export function sameBinding(a: Binding, b: Binding): boolean {
   return a.destination.kind === b.destination.kind && a.destination.name === b.destination.name &&

@@ -24,9 +24,9 @@ import { Queue, type QueueOptions } from "./queue.ts";
 import {
   type BindableRouter,
   type Binding,
+  BindingList,
   type ExchangeTypePlugin,
   type RouteSink,
-  sameBinding,
   sameTable,
   type StagePlugin,
 } from "./router.ts";
@@ -563,7 +563,7 @@ function checkEquivalentArgs(
  * bindings so nothing is lost, and refuses to route, in RabbitMQ's words.
  */
 class MissingTypeRouter implements BindableRouter {
-  readonly #bindings: Binding[] = [];
+  readonly #bindings = new BindingList();
   readonly #exchange: Exchange;
 
   constructor(exchange: Exchange) {
@@ -578,16 +578,11 @@ class MissingTypeRouter implements BindableRouter {
   }
 
   bind(binding: Binding): boolean {
-    if (this.#bindings.some((b) => sameBinding(b, binding))) return false;
-    this.#bindings.push(binding);
-    return true;
+    return this.#bindings.add(binding);
   }
 
   unbind(binding: Binding): boolean {
-    const i = this.#bindings.findIndex((b) => sameBinding(b, binding));
-    if (i < 0) return false;
-    this.#bindings.splice(i, 1);
-    return true;
+    return this.#bindings.remove(binding);
   }
 
   bindings(): Iterable<Binding> {
@@ -595,6 +590,6 @@ class MissingTypeRouter implements BindableRouter {
   }
 
   get size(): number {
-    return this.#bindings.length;
+    return this.#bindings.size;
   }
 }

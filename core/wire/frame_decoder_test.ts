@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { AmqpError } from "../errors.ts";
 import { FRAME } from "./constants.ts";
 import { FrameDecoder, type FrameHandler } from "./frame_decoder.ts";
+import { prng } from "../../tests/_prng.ts";
 
 function hex(s: string): Uint8Array {
   const digits = s.replace(/\s+/g, "");
@@ -89,18 +90,6 @@ function offsetCopy(chunk: Uint8Array, pad: number): Uint8Array {
   const backing = new Uint8Array(chunk.length + 2 * pad).fill(0xce);
   backing.set(chunk, pad);
   return backing.subarray(pad, pad + chunk.length);
-}
-
-/** Mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 Deno.test("FrameDecoder.push() decodes a stream of frames fed whole", () => {

@@ -10,43 +10,35 @@
 import {
   type BindableRouter,
   type Binding,
+  BindingList,
   type ExchangeTypePlugin,
   type RouteSink,
+  routeTo,
   type RoutingInput,
-  sameBinding,
 } from "../api.ts";
 
 /** Router for one direct exchange. */
 export class DirectRouter implements BindableRouter {
-  readonly #byKey = new Map<string, Binding[]>();
+  readonly #byKey = new Map<string, BindingList>();
   #size = 0;
 
   route(input: RoutingInput, out: RouteSink): void {
     const list = this.#byKey.get(input.routingKey);
-    if (list === undefined) return;
-    for (let i = 0; i < list.length; i++) {
-      const d = list[i].destination;
-      if (d.kind === "queue") out.queue(d.name);
-      else out.exchange(d.name);
-    }
+    if (list !== undefined) routeTo(list.items, out);
   }
 
   bind(binding: Binding): boolean {
     let list = this.#byKey.get(binding.routingKey);
-    if (list === undefined) this.#byKey.set(binding.routingKey, list = []);
-    for (const b of list) if (sameBinding(b, binding)) return false;
-    list.push(binding);
+    if (list === undefined) this.#byKey.set(binding.routingKey, list = new BindingList());
+    if (!list.add(binding)) return false;
     this.#size++;
     return true;
   }
 
   unbind(binding: Binding): boolean {
     const list = this.#byKey.get(binding.routingKey);
-    if (list === undefined) return false;
-    const i = list.findIndex((b) => sameBinding(b, binding));
-    if (i < 0) return false;
-    list.splice(i, 1);
-    if (list.length === 0) this.#byKey.delete(binding.routingKey);
+    if (list === undefined || !list.remove(binding)) return false;
+    if (list.size === 0) this.#byKey.delete(binding.routingKey);
     this.#size--;
     return true;
   }

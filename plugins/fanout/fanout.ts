@@ -7,36 +7,27 @@
 import {
   type BindableRouter,
   type Binding,
+  BindingList,
   type ExchangeTypePlugin,
   type RouteSink,
+  routeTo,
   type RoutingInput,
-  sameBinding,
 } from "../api.ts";
 
 /** Router for one fanout exchange. */
 export class FanoutRouter implements BindableRouter {
-  readonly #all: Binding[] = [];
+  readonly #all = new BindingList();
 
   route(_input: RoutingInput, out: RouteSink): void {
-    const all = this.#all;
-    for (let i = 0; i < all.length; i++) {
-      const d = all[i].destination;
-      if (d.kind === "queue") out.queue(d.name);
-      else out.exchange(d.name);
-    }
+    routeTo(this.#all.items, out);
   }
 
   bind(binding: Binding): boolean {
-    if (this.#all.some((b) => sameBinding(b, binding))) return false;
-    this.#all.push(binding);
-    return true;
+    return this.#all.add(binding);
   }
 
   unbind(binding: Binding): boolean {
-    const i = this.#all.findIndex((b) => sameBinding(b, binding));
-    if (i < 0) return false;
-    this.#all.splice(i, 1);
-    return true;
+    return this.#all.remove(binding);
   }
 
   bindings(): Iterable<Binding> {
@@ -44,7 +35,7 @@ export class FanoutRouter implements BindableRouter {
   }
 
   get size(): number {
-    return this.#all.length;
+    return this.#all.size;
   }
 }
 

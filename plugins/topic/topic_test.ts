@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { routerConformance } from "../_conformance.ts";
 import type { Binding, FieldTable, Owner, RouteSink } from "../api.ts";
 import { hashWord, topicPlugin, TopicRouter } from "./topic.ts";
+import { prng } from "../../tests/_prng.ts";
 
 for (
   const c of routerConformance({
@@ -184,18 +185,6 @@ function referenceMatch(pattern: string[], key: string[]): boolean {
   }
   if (key.length === 0) return false;
   return (head === "*" || head === key[0]) && referenceMatch(rest, key.slice(1));
-}
-
-/** mulberry32: a small seeded PRNG, so every run tests the same cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomKey(rand: () => number, alphabet: readonly string[]): string {

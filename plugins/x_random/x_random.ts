@@ -13,15 +13,15 @@
 import {
   type BindableRouter,
   type Binding,
+  BindingList,
   type ExchangeTypePlugin,
   type RouteSink,
   type RoutingInput,
-  sameBinding,
 } from "../api.ts";
 
 /** Router for one random exchange. */
 export class RandomRouter implements BindableRouter {
-  readonly #all: Binding[] = [];
+  readonly #all = new BindingList();
   readonly #random: () => number;
 
   /**
@@ -33,7 +33,7 @@ export class RandomRouter implements BindableRouter {
   }
 
   route(_input: RoutingInput, out: RouteSink): void {
-    const all = this.#all;
+    const all = this.#all.items;
     const n = all.length;
     if (n === 0) return;
     // min() guards a source that returns 1 (outside the contract, but cheap to survive).
@@ -43,16 +43,11 @@ export class RandomRouter implements BindableRouter {
   }
 
   bind(binding: Binding): boolean {
-    if (this.#all.some((b) => sameBinding(b, binding))) return false;
-    this.#all.push(binding);
-    return true;
+    return this.#all.add(binding);
   }
 
   unbind(binding: Binding): boolean {
-    const i = this.#all.findIndex((b) => sameBinding(b, binding));
-    if (i < 0) return false;
-    this.#all.splice(i, 1);
-    return true;
+    return this.#all.remove(binding);
   }
 
   bindings(): Iterable<Binding> {
@@ -60,7 +55,7 @@ export class RandomRouter implements BindableRouter {
   }
 
   get size(): number {
-    return this.#all.length;
+    return this.#all.size;
   }
 }
 

@@ -9,23 +9,12 @@
 import assert from "node:assert/strict";
 import { brokerTest, waitFor } from "./_broker.ts";
 import { AMQPClient } from "./_deps.ts";
+import { prng } from "../_prng.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? Date.now() % 1_000_000);
 const FUZZ_CONNECTIONS = Number(Deno.env.get("FUZZ_CONNECTIONS") ?? 300);
 const MESSAGES = 2_000;
 const TIME_BUDGET_MS = 20_000;
-
-/** Small seeded PRNG (mulberry32), so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const enc = new TextEncoder();
 function frame(type: number, channel: number, payload: Uint8Array): Uint8Array {
