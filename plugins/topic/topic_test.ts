@@ -272,6 +272,7 @@ Deno.test("TopicRouter.unbind() restores the earlier results and prunes the trie
   for (let i = extra.length - 1; i >= 0; i--) assert.equal(r.unbind(queueBinding(`x${i}`, extra[i])), true);
   assert.equal(r.size, base.length);
   assert.deepEqual(r.footprint, before0, "unbind left nodes or words behind");
+  assert.equal(r.checkIndexes(), undefined, "unbind left stale depth bounds or filters");
   assert.deepEqual(keys.map((k) => routed(r, k)), before);
 
   for (let i = 0; i < base.length; i++) assert.equal(r.unbind(queueBinding(`q${i}`, base[i])), true);
@@ -306,12 +307,46 @@ Deno.test("TopicRouter bind()/unbind() churn keeps routing equal to the referenc
       }
     }
     assert.equal(r.size, live.size);
+    assert.equal(r.checkIndexes(), undefined, `round ${round}`);
     for (const k of keys) {
       const expected = [...live].filter((i) => referenceMatch(words(pool[i]), words(k))).map((i) => `q${i}`);
       assert.deepEqual(routed(r, k), expected.sort(), `round ${round}, key '${k}'`);
     }
   }
   for (const i of live) assert.equal(r.unbind(queueBinding(`q${i}`, pool[i])), true);
+  assert.deepEqual(r.footprint, { nodes: 1, edges: 0, words: 0 });
+  assert.equal(r.checkIndexes(), undefined);
+});
+
+Deno.test("TopicRouter depth bounds shrink back on unbind, and still admit every match", () => {
+  const r = new TopicRouter();
+  const bind = (q: string, k: string) => assert.equal(r.bind(queueBinding(q, k)), true);
+  const unbind = (q: string, k: string) => assert.equal(r.unbind(queueBinding(q, k)), true);
+  bind("short", "a.*");
+  bind("long", "a.b.c.d.e");
+  bind("any", "x.#.y");
+  assert.equal(r.checkIndexes(), undefined);
+  assert.deepEqual(routed(r, "a.b.c.d.e"), ["long"]);
+  assert.deepEqual(routed(r, "x.y"), ["any"]);
+  assert.deepEqual(routed(r, "x.1.2.3.4.5.6.7.y"), ["any"]);
+  unbind("long", "a.b.c.d.e");
+  unbind("any", "x.#.y");
+  assert.equal(r.checkIndexes(), undefined);
+  assert.deepEqual(routed(r, "a.b.c.d.e"), []);
+  assert.deepEqual(routed(r, "a.b"), ["short"]);
+  // A longer pattern again under the same nodes: the bounds grow back.
+  bind("long", "a.b.c.d.e");
+  bind("tail", "a.b.#");
+  assert.equal(r.checkIndexes(), undefined);
+  assert.deepEqual(routed(r, "a.b.c.d.e"), ["long", "tail"]);
+  assert.deepEqual(routed(r, "a.b"), ["short", "tail"]);
+  unbind("short", "a.*");
+  unbind("tail", "a.b.#");
+  assert.equal(r.checkIndexes(), undefined);
+  assert.deepEqual(routed(r, "a.b"), []);
+  assert.deepEqual(routed(r, "a.b.c.d.e"), ["long"]);
+  unbind("long", "a.b.c.d.e");
+  assert.equal(r.checkIndexes(), undefined);
   assert.deepEqual(r.footprint, { nodes: 1, edges: 0, words: 0 });
 });
 
