@@ -6,6 +6,7 @@
 
 import type { RouterPlugin } from "./api.ts";
 import { alternateExchangePlugin } from "./alternate_exchange/mod.ts";
+import { deadLetterPlugin } from "./dead_letter/mod.ts";
 import { directPlugin } from "./direct/mod.ts";
 import { fanoutPlugin } from "./fanout/mod.ts";
 import { headersPlugin } from "./headers/mod.ts";
@@ -18,4 +19,5 @@ export const DEFAULT_PLUGINS: readonly RouterPlugin[] = [
   headersPlugin,
   topicPlugin,
   alternateExchangePlugin,
+  deadLetterPlugin,
 ];

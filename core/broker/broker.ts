@@ -104,6 +104,11 @@ export class Broker {
     return this.#exchangeTypes.get(name);
   }
 
+  /** Plugins of the `dead-letter` stage. */
+  deadLetterPlugins(): readonly StagePlugin[] {
+    return this.#stagePlugins.filter((p) => p.stage === "dead-letter");
+  }
+
   /** Plugins of the `unroutable` stage. */
   unroutablePlugins(): readonly StagePlugin[] {
     return this.#stagePlugins.filter((p) => p.stage === "unroutable");
@@ -120,7 +125,7 @@ export class Broker {
     if (!v) {
       v = new VHost(name, this, (plugin, err) => {
         this.log.error("plugin failed", { plugin, error: err instanceof Error ? err.stack : String(err) });
-      });
+      }, { now: () => this.now, log: this.log });
       this.vhosts.set(name, v);
     }
     return v;

@@ -10,7 +10,7 @@
  */
 
 import { preconditionFailed } from "../errors.ts";
-import { type FieldTable, fieldTypeName } from "../wire/field_table.ts";
+import { type FieldTable, fieldTypeName, int64 } from "../wire/field_table.ts";
 import { type BasicProperties, decodeProperties, writeProperties } from "../wire/properties.ts";
 import { Writer } from "../wire/writer.ts";
 import type { Consumer } from "./consumer.ts";
@@ -88,4 +88,72 @@ export function withoutBcc(message: Message): Message {
   const w = new Writer(message.rawProperties.length);
   writeProperties(w, props);
   return new Message(message.exchange, message.routingKey, w.bytes.slice(0, w.offset), message.body);
+}
+
+/** The message's routing keys: its own and its CC header's (BCC is gone by the time it is stored). */
+export function routingKeysOf(message: Message): string[] {
+  const keys = [message.routingKey];
+  const cc = hasHeaders(message.rawProperties) ? message.properties.headers?.CC : undefined;
+  if (Array.isArray(cc)) { for (const k of cc) if (typeof k === "string") keys.push(k); }
+  return keys;
+}
+
+/** Where and why a message died, for its `x-death` headers. */
+export interface Death {
+  readonly queue: string;
+  readonly reason: string;
+  /** Coarse time, ms. */
+  readonly now: number;
+  /** The dead-letter exchange and routing key the message goes on with. */
+  readonly exchange: string;
+  readonly routingKey: string | undefined;
+}
+
+/**
+ * The message as it leaves a queue for its dead-letter exchange, with RabbitMQ's headers:
+ * `x-death` (one entry per queue and reason, newest first, its `count` incremented when the
+ * same queue and reason come round again), `x-first-death-*` (set once) and `x-last-death-*`.
+ * A per-message `expiration` is removed and kept in the entry as `original-expiration`.
+ */
+export function withDeath(message: Message, death: Death): Message {
+  const props: BasicProperties = { ...message.properties };
+  const headers: FieldTable = { ...(props.headers ?? {}) };
+  const deaths = Array.isArray(headers["x-death"]) ? [...headers["x-death"] as FieldTable[]] : [];
+  const time = new Date(Math.floor(death.now / 1000) * 1000);
+  const same = deaths.findIndex((d) => d.queue === death.queue && d.reason === death.reason);
+  if (same >= 0) {
+    const old = deaths[same];
+    deaths.splice(same, 1);
+    deaths.unshift({ ...old, count: int64(Number(old.count?.valueOf() ?? 0) + 1), time });
+  } else {
+    const entry: FieldTable = {
+      count: int64(1),
+      reason: death.reason,
+      queue: death.queue,
+      time,
+      exchange: message.exchange,
+      "routing-keys": routingKeysOf(message),
+    };
+    if (props.expiration !== undefined) entry["original-expiration"] = props.expiration;
+    deaths.unshift(entry);
+  }
+  headers["x-death"] = deaths;
+  if (headers["x-first-death-reason"] === undefined) {
+    headers["x-first-death-reason"] = death.reason;
+    headers["x-first-death-queue"] = death.queue;
+    headers["x-first-death-exchange"] = message.exchange;
+  }
+  headers["x-last-death-reason"] = death.reason;
+  headers["x-last-death-queue"] = death.queue;
+  headers["x-last-death-exchange"] = message.exchange;
+  props.headers = headers;
+  delete props.expiration;
+  const w = new Writer(message.rawProperties.length + 256);
+  writeProperties(w, props);
+  return new Message(
+    death.exchange,
+    death.routingKey ?? message.routingKey,
+    w.bytes.slice(0, w.offset),
+    message.body,
+  );
 }

@@ -8,10 +8,31 @@
  * @module
  */
 
-import type { FieldTable } from "../wire/field_table.ts";
+import type { FieldTable, FieldValue } from "../wire/field_table.ts";
 import type { Consumer } from "./consumer.ts";
 import { Deque } from "./deque.ts";
 import { Delivery, type Message } from "./message.ts";
+import type { DeadLetterReason, Owner, Router } from "./router.ts";
+
+/** What a full queue does with one more message (`x-overflow`). */
+export type Overflow = "drop-head" | "reject-publish" | "reject-publish-dlx";
+
+/** Length limits from `x-max-length`, `x-max-length-bytes` and `x-overflow` (ready messages only). */
+export interface QueueLimits {
+  readonly maxLength: number;
+  readonly maxLengthBytes: number;
+  readonly overflow: Overflow;
+}
+
+/** No limits. */
+export const UNLIMITED: QueueLimits = {
+  maxLength: Infinity,
+  maxLengthBytes: Infinity,
+  overflow: "drop-head",
+};
+
+/** Receives the messages a queue lets go of (rejected, over its limit…), for dead-lettering. */
+export type DeadLetterSink = (queue: Queue, message: Message, reason: DeadLetterReason) => void;
 
 /** Declare-time properties of a queue. */
 export interface QueueOptions {
@@ -21,11 +42,20 @@ export interface QueueOptions {
   readonly args: FieldTable;
   /** The connection that owns an exclusive queue (an identity token), or null. */
   readonly owner: object | null;
+  /** Length limits, parsed from `args` by the vhost. @default UNLIMITED */
+  readonly limits?: QueueLimits;
 }
 
 /** A classic in-memory queue. */
-export class Queue {
+export class Queue implements Owner {
   readonly #ready = new Deque<Delivery>();
+  /** Body bytes of the ready messages (for `x-max-length-bytes`). */
+  #bytes = 0;
+  readonly limits: QueueLimits;
+  /** Routers of the `dead-letter` stage for this queue; set by the vhost. */
+  deadLetterStage: readonly { readonly plugin: string; readonly router: Router }[] = [];
+  /** Where messages this queue lets go of are sent; set by the vhost. */
+  onDeadLetter: DeadLetterSink | null = null;
   readonly #consumers: Consumer[] = [];
   #next = 0;
   #draining = false;
@@ -41,7 +71,24 @@ export class Queue {
    * @param vhost vhost name
    * @param options flags, arguments and exclusive owner
    */
-  constructor(readonly name: string, readonly vhost: string, readonly options: QueueOptions) {}
+  constructor(readonly name: string, readonly vhost: string, readonly options: QueueOptions) {
+    this.limits = options.limits ?? UNLIMITED;
+  }
+
+  /** @inheritdoc */
+  effectiveArg(xArg: string, _policyKey: string): FieldValue | undefined {
+    return this.options.args[xArg];
+  }
+
+  /** Body bytes of the ready messages. */
+  get messageBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Hands a message to the dead-letter stage (a no-op without a dead-letter exchange). */
+  deadLetter(message: Message, reason: DeadLetterReason): void {
+    if (this.deadLetterStage.length > 0) this.onDeadLetter?.(this, message, reason);
+  }
 
   /** Ready messages (not counting unacked ones). */
   get messageCount(): number {
@@ -63,15 +110,46 @@ export class Queue {
     return this.#consumers.length === 1 && this.#consumers[0].options.exclusive;
   }
 
-  /** Adds a published message at the tail and delivers what can be delivered. */
-  enqueue(message: Message): void {
+  /**
+   * Adds a published message at the tail and delivers what can be delivered. A queue at its
+   * length limit drops its head (dead-lettered as `maxlen`), or refuses the new message.
+   * @returns false when the queue refused the message (`reject-publish…`): the publisher's
+   *   confirm is then a nack
+   */
+  enqueue(message: Message): boolean {
+    const limits = this.limits;
+    if (
+      limits.overflow !== "drop-head" &&
+      (this.#ready.length >= limits.maxLength || this.#bytes + message.body.length > limits.maxLengthBytes)
+    ) {
+      if (limits.overflow === "reject-publish-dlx") this.deadLetter(message, "maxlen");
+      return false;
+    }
     this.#ready.push(new Delivery(message, this));
+    this.#bytes += message.body.length;
     if (this.#consumers.length > 0) this.drain();
+    if (limits !== UNLIMITED) this.#dropOverflow();
+    return true;
+  }
+
+  /** drop-head: the oldest ready messages go until the queue is within its limits. */
+  #dropOverflow(): void {
+    const { maxLength, maxLengthBytes } = this.limits;
+    while (this.#ready.length > maxLength || this.#bytes > maxLengthBytes) {
+      const d = this.#shift()!;
+      this.deadLetter(d.message, "maxlen");
+    }
+  }
+
+  #shift(): Delivery | undefined {
+    const d = this.#ready.shift();
+    if (d !== undefined) this.#bytes -= d.message.body.length;
+    return d;
   }
 
   /** Takes the head for basic.get. */
   take(): Delivery | undefined {
-    return this.#ready.shift();
+    return this.#shift();
   }
 
   /**
@@ -86,6 +164,7 @@ export class Queue {
       d.tag = 0;
       d.consumer = null;
       this.#ready.unshift(d);
+      this.#bytes += d.message.body.length;
     }
     this.drain();
   }
@@ -94,6 +173,7 @@ export class Queue {
   purge(): number {
     const n = this.#ready.length;
     this.#ready.clear();
+    this.#bytes = 0;
     return n;
   }
 
@@ -140,7 +220,7 @@ export class Queue {
           }
         }
         if (chosen === null) break;
-        chosen.channel.deliver(chosen, this.#ready.shift()!);
+        chosen.channel.deliver(chosen, this.#shift()!);
       }
     } finally {
       this.#draining = false;

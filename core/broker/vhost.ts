@@ -18,13 +18,21 @@ import {
   preconditionFailed,
   resourceLocked,
 } from "../errors.ts";
-import { EMPTY_TABLE, type FieldTable, fieldTypeName, type FieldValue } from "../wire/field_table.ts";
+import {
+  EMPTY_TABLE,
+  type FieldTable,
+  fieldTypeName,
+  type FieldValue,
+  TypedField,
+} from "../wire/field_table.ts";
 import { Exchange, type ExchangeOptions } from "./exchange.ts";
-import { Queue, type QueueOptions } from "./queue.ts";
+import { type Message, routingKeysOf, withDeath } from "./message.ts";
+import { type Overflow, Queue, type QueueLimits, type QueueOptions, UNLIMITED } from "./queue.ts";
 import {
   type BindableRouter,
   type Binding,
   BindingList,
+  type DeadLetterReason,
   type ExchangeTypePlugin,
   type RouteSink,
   sameTable,
@@ -37,6 +45,14 @@ export interface PluginLookup {
   exchangeType(name: string): ExchangeTypePlugin | undefined;
   /** Plugins of the `unroutable` stage, consulted for an exchange that routed nowhere. */
   unroutablePlugins(): readonly StagePlugin[];
+  /** Plugins of the `dead-letter` stage, consulted for a message a queue lets go of. */
+  deadLetterPlugins(): readonly StagePlugin[];
+}
+
+/** Coarse time and logging, from the broker. */
+export interface VHostContext {
+  now(): number;
+  log: { warn(msg: string, fields?: Record<string, unknown>): void };
 }
 
 /** Logs a plugin failure without taking the broker down. */
@@ -95,7 +111,20 @@ export class VHost {
    * @param plugins exchange-type registry
    * @param onPluginError where plugin failures are logged
    */
-  constructor(readonly name: string, readonly plugins: PluginLookup, readonly onPluginError: PluginErrorLog) {
+  readonly #context: VHostContext;
+  /** Dead-lettered messages waiting to be routed (see #deadLetter). */
+  readonly #deadLetters: { queue: Queue; message: Message; reason: DeadLetterReason }[] = [];
+  #deadLetterScheduled = false;
+  /** Queue pairs whose dead-letter cycle was already logged (each is logged once). */
+  readonly #loggedCycles = new Set<string>();
+
+  constructor(
+    readonly name: string,
+    readonly plugins: PluginLookup,
+    readonly onPluginError: PluginErrorLog,
+    context: VHostContext = { now: () => Date.now(), log: { warn() {} } },
+  ) {
+    this.#context = context;
     const queues = this.queues;
     const exchanges = this.exchanges;
     const routed = this.#routed;
@@ -206,6 +235,95 @@ export class VHost {
     return new AmqpError("INTERNAL_ERROR", `plugin '${plugin}' failed to route a message`);
   }
 
+  // ---------------------------------------------------------------- dead-lettering
+
+  /**
+   * Queues call this when they let go of a message. The work is deferred to a microtask: the
+   * caller may be in the middle of enqueueing a routed message (drop-head), and routing again
+   * there would reuse the routing state it is iterating.
+   */
+  readonly #enqueueDeadLetter = (queue: Queue, message: Message, reason: DeadLetterReason): void => {
+    this.#deadLetters.push({ queue, message, reason });
+    if (!this.#deadLetterScheduled) {
+      this.#deadLetterScheduled = true;
+      queueMicrotask(() => this.#flushDeadLetters());
+    }
+  };
+
+  #flushDeadLetters(): void {
+    this.#deadLetterScheduled = false;
+    // Dead-lettering may dead-letter again (a full DLQ drops its head): the loop takes those too.
+    for (let i = 0; i < this.#deadLetters.length; i++) {
+      const { queue, message, reason } = this.#deadLetters[i];
+      try {
+        this.#deadLetter(queue, message, reason);
+      } catch (err) {
+        this.onPluginError("dead-letter", err);
+      }
+    }
+    this.#deadLetters.length = 0;
+  }
+
+  /**
+   * Asks the dead-letter stage where the message goes, records the death in its `x-death`
+   * headers, and routes it there. A queue that would get the message back through a cycle with
+   * no rejection in it (expired or maxlen all the way round) is skipped, as RabbitMQ does.
+   */
+  #deadLetter(queue: Queue, message: Message, reason: DeadLetterReason): void {
+    const target: { exchange: string | null; routingKey: string | undefined } = {
+      exchange: null,
+      routingKey: undefined,
+    };
+    const sink: RouteSink = {
+      queue() {}, // a dead-letter stage names an exchange; a bare queue is ignored
+      exchange(name: string, routingKey?: string) {
+        if (target.exchange === null) {
+          target.exchange = name;
+          target.routingKey = routingKey;
+        }
+      },
+    };
+    const input = { exchange: message.exchange, routingKey: message.routingKey, headers: undefined, reason };
+    for (const stage of queue.deadLetterStage) {
+      try {
+        stage.router.route(input, sink);
+      } catch (err) {
+        this.onPluginError(stage.plugin, err);
+        return;
+      }
+    }
+    if (target.exchange === null) return;
+    const exchange = this.exchanges.get(target.exchange);
+    if (!exchange) return; // RabbitMQ drops a message whose dead-letter exchange does not exist
+    const dead = withDeath(message, {
+      queue: queue.name,
+      reason,
+      now: this.#context.now(),
+      exchange: target.exchange,
+      routingKey: target.routingKey,
+    });
+    const originalKeys = routingKeysOf(message);
+    const keys = target.routingKey ?? originalKeys;
+    const routed = [...this.route(exchange, keys, dead.properties.headers)];
+    const deaths = dead.properties.headers!["x-death"] as FieldTable[];
+    for (const q of routed) {
+      if (isCycle(deaths, q.name)) {
+        const pair = `${queue.name}\u0000${q.name}`;
+        if (!this.#loggedCycles.has(pair)) {
+          this.#loggedCycles.add(pair);
+          this.#context.log.warn("dead-letter cycle: message dropped", {
+            vhost: this.name,
+            from: queue.name,
+            to: q.name,
+            reason,
+          });
+        }
+        continue;
+      }
+      q.enqueue(dead);
+    }
+  }
+
   // ---------------------------------------------------------------- queues
 
   /** queue.declare; returns the queue. `owner` identifies the declaring connection. */
@@ -238,7 +356,14 @@ export class VHost {
       autoDelete: d.autoDelete,
       args: d.args,
       owner: d.exclusive ? d.owner : null,
+      limits: parseLimits(d.args, d.name, this.name),
     });
+    checkDeadLetterArgs(d.args, d.name, this.name);
+    q.deadLetterStage = this.plugins.deadLetterPlugins().map((p) => ({
+      plugin: p.name,
+      router: p.create(q),
+    }));
+    q.onDeadLetter = this.#enqueueDeadLetter;
     this.queues.set(d.name, q);
     this.#queueBindings.set(q, []);
     // Every queue is bound to the default exchange by its name (RabbitMQ's implicit binding).
@@ -591,5 +716,69 @@ class MissingTypeRouter implements BindableRouter {
 
   get size(): number {
     return this.#bindings.size;
+  }
+}
+
+/**
+ * True when sending a dead-lettered message to `target` closes a cycle that saw no rejection:
+ * walking its deaths newest first, `target` comes up before any `rejected` one (RabbitMQ's rule).
+ */
+function isCycle(deaths: readonly FieldTable[], target: string): boolean {
+  for (const d of deaths) {
+    if (d.reason === "rejected") return false;
+    if (d.queue === target) return true;
+  }
+  return false;
+}
+
+const OVERFLOWS: readonly Overflow[] = ["drop-head", "reject-publish", "reject-publish-dlx"];
+
+function invalidArg(arg: string, queue: string, vhost: string, problem: string): AmqpError {
+  return preconditionFailed(`invalid arg '${arg}' for queue '${queue}' in vhost '${vhost}': ${problem}`);
+}
+
+/** `x-max-length`, `x-max-length-bytes`, `x-overflow`, checked as RabbitMQ checks them. */
+function parseLimits(args: FieldTable, queue: string, vhost: string): QueueLimits {
+  const count = (arg: string): number => {
+    const v = args[arg];
+    if (v === undefined) return Infinity;
+    let n = NaN;
+    if (typeof v === "number") n = v;
+    else if (v instanceof TypedField && v.type !== "D" && v.type !== "f") n = v.valueOf();
+    if (!Number.isInteger(n)) {
+      throw invalidArg(arg, queue, vhost, `"expected integer, got ${fieldTypeName(v)}"`);
+    }
+    if (n < 0) throw invalidArg(arg, queue, vhost, `{value_negative,${n}}`);
+    return n;
+  };
+  const maxLength = count("x-max-length");
+  const maxLengthBytes = count("x-max-length-bytes");
+  const o = args["x-overflow"];
+  let overflow: Overflow = "drop-head";
+  if (o !== undefined) {
+    if (typeof o !== "string") {
+      throw invalidArg("x-overflow", queue, vhost, `"expected longstr, got ${fieldTypeName(o)}"`);
+    }
+    if (!OVERFLOWS.includes(o as Overflow)) {
+      throw invalidArg("x-overflow", queue, vhost, `{invalid_value,<<"${o}">>}`);
+    }
+    overflow = o as Overflow;
+  }
+  if (maxLength === Infinity && maxLengthBytes === Infinity) {
+    return overflow === "drop-head" ? UNLIMITED : { ...UNLIMITED, overflow };
+  }
+  return { maxLength, maxLengthBytes, overflow };
+}
+
+/** `x-dead-letter-exchange` and `x-dead-letter-routing-key` must be strings. */
+function checkDeadLetterArgs(args: FieldTable, queue: string, vhost: string): void {
+  for (const arg of ["x-dead-letter-exchange", "x-dead-letter-routing-key"]) {
+    const v = args[arg];
+    if (v !== undefined && typeof v !== "string") {
+      throw invalidArg(arg, queue, vhost, `"expected longstr, got ${fieldTypeName(v)}"`);
+    }
+  }
+  if (args["x-dead-letter-routing-key"] !== undefined && args["x-dead-letter-exchange"] === undefined) {
+    throw invalidArg("x-dead-letter-routing-key", queue, vhost, "routing key set without an exchange");
   }
 }

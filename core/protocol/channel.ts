@@ -23,6 +23,9 @@ import { propertiesProblem } from "../wire/properties.ts";
 import type { FieldTable } from "../wire/field_table.ts";
 import type { Connection } from "./connection.ts";
 
+/** What settling a delivery does with it: gone, back to its queue, or dead-lettered. */
+type Outcome = "ack" | "requeue" | "reject";
+
 /** Shared raw properties of a message published with none set (flags 0): no copy per publish. */
 const NO_PROPERTIES = new Uint8Array(2);
 
@@ -65,7 +68,7 @@ export class Channel implements ConsumerChannel {
   // Transactions: publishes and settlements wait here until tx.commit.
   #tx = false;
   #txPublishes: { exchange: Exchange; message: Message; mandatory: boolean }[] = [];
-  #txSettles: { deliveries: Delivery[]; requeue: boolean }[] = [];
+  #txSettles: { deliveries: Delivery[]; outcome: Outcome }[] = [];
 
   // Publishing.
   #confirm = false;
@@ -396,18 +399,23 @@ export class Channel implements ConsumerChannel {
       this.#txPublishes.push({ exchange, message, mandatory: m.mandatory });
       return;
     }
+    let accepted: boolean;
     try {
-      this.#route(exchange, message, m.mandatory);
+      accepted = this.#route(exchange, message, m.mandatory);
     } catch (err) {
       if (err instanceof AmqpError) err.forMethod(CLASS.BASIC, 40);
       throw err;
     }
     if (this.#confirm) {
-      this.#conn.sendMethod(this.id, {
-        id: METHOD.BASIC_ACK,
-        deliveryTag: ++this.#publishSeq,
-        multiple: false,
-      });
+      // A queue that refused the message (x-overflow reject-publish) makes its confirm a nack.
+      const deliveryTag = ++this.#publishSeq;
+      if (accepted) this.#conn.sendMethod(this.id, { id: METHOD.BASIC_ACK, deliveryTag, multiple: false });
+      else {this.#conn.sendMethod(this.id, {
+          id: METHOD.BASIC_NACK,
+          deliveryTag,
+          multiple: false,
+          requeue: false,
+        });}
     }
   }
 
@@ -415,7 +423,7 @@ export class Channel implements ConsumerChannel {
    * Routes a message and enqueues it; an unroutable mandatory message is returned (312).
    * Headers are decoded only for messages that carry them (headers exchange, CC/BCC).
    */
-  #route(exchange: Exchange, message: Message, mandatory: boolean): void {
+  #route(exchange: Exchange, message: Message, mandatory: boolean): boolean {
     let keys: string | string[] = message.routingKey;
     let headers: FieldTable | undefined;
     if (hasHeaders(message.rawProperties)) {
@@ -433,16 +441,18 @@ export class Channel implements ConsumerChannel {
     const n = queues.length;
     if (n === 0) {
       if (mandatory) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);
-      return;
+      return true;
     }
     const backlog = this.#conn.broker.config.flowBacklog;
     let contended = false;
+    let accepted = true;
     for (let i = 0; i < n; i++) {
       const q = queues[i];
-      q.enqueue(message);
+      if (!q.enqueue(message)) accepted = false;
       if (q.messageCount > backlog && q.consumerCount > 0) contended = true;
     }
     if (contended) this.#conn.publishedUnderContention();
+    return accepted;
   }
 
   /** tx.commit: the transaction's publishes, then its settlements, in the order they came. */
@@ -457,7 +467,7 @@ export class Channel implements ConsumerChannel {
         this.#route(p.exchange, p.message, p.mandatory);
       } else if (p.mandatory) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", p.message);
     }
-    for (const s of settles) this.#applySettle(s.deliveries, s.requeue);
+    for (const s of settles) this.#applySettle(s.deliveries, s.outcome);
   }
 
   /** tx.rollback: publishes are dropped; settled deliveries become unacked again. */
@@ -567,15 +577,16 @@ export class Channel implements ConsumerChannel {
 
   #settle(tag: number, multiple: boolean, kind: "ack" | "nack" | "reject", requeue: boolean): void {
     const list = this.#unacked;
-    const back = kind !== "ack" && requeue;
-    if (multiple && tag === 0) return this.#settled(list.drain(), back);
+    const outcome: Outcome = kind === "ack" ? "ack" : requeue ? "requeue" : "reject";
+    if (multiple && tag === 0) return this.#settled(list.drain(), outcome);
     const idx = this.#indexOfTag(tag);
     if (idx < 0) throw preconditionFailed(`unknown delivery tag ${tag}`);
     if (!multiple && !this.#tx) {
       // Hot path: one ack. Only its queue (or all, under a channel-wide limit) can move on.
       const d = list.removeAt(idx)!;
       if (d.consumer !== null) d.consumer.unacked--;
-      if (back) d.queue.requeue([d]);
+      if (outcome === "requeue") d.queue.requeue([d]);
+      else if (outcome === "reject") d.queue.deadLetter(d.message, "rejected");
       if (this.#channelPrefetch !== 0) this.resume();
       else d.queue.drain();
       return;
@@ -583,22 +594,26 @@ export class Channel implements ConsumerChannel {
     const settled: Delivery[] = new Array(multiple ? idx + 1 : 1);
     if (multiple) { for (let i = 0; i <= idx; i++) settled[i] = list.shift()!; }
     else settled[0] = list.removeAt(idx)!;
-    this.#settled(settled, back);
+    this.#settled(settled, outcome);
   }
 
   /** Settled deliveries: held until commit in a transaction, applied at once otherwise. */
-  #settled(deliveries: Delivery[], requeue: boolean): void {
-    if (this.#tx) this.#txSettles.push({ deliveries, requeue });
-    else this.#applySettle(deliveries, requeue);
+  #settled(deliveries: Delivery[], outcome: Outcome): void {
+    if (this.#tx) this.#txSettles.push({ deliveries, outcome });
+    else this.#applySettle(deliveries, outcome);
   }
 
-  #applySettle(deliveries: Delivery[], requeue: boolean): void {
+  #applySettle(deliveries: Delivery[], outcome: Outcome): void {
     for (let i = 0; i < deliveries.length; i++) {
       const c = deliveries[i].consumer;
       if (c !== null) c.unacked--;
     }
-    if (requeue) this.#requeue(deliveries);
-    else this.resume();
+    if (outcome === "requeue") return this.#requeue(deliveries);
+    if (outcome === "reject") {
+      // Rejected without requeue: dead-lettered (reason `rejected`) if the queue has a DLX.
+      for (const d of deliveries) d.queue.deadLetter(d.message, "rejected");
+    }
+    this.resume();
   }
 
   /** Binary search: unacked deliveries are in ascending tag order. */
