@@ -304,24 +304,42 @@ export class VHost {
     });
     const originalKeys = routingKeysOf(message);
     const keys = target.routingKey ?? originalKeys;
-    const routed = [...this.route(exchange, keys, dead.properties.headers)];
     const deaths = dead.properties.headers!["x-death"] as FieldTable[];
+    // A backstop for loops the cycle rule lets through (each pass includes a rejection): a
+    // message that has died this many times is dropped rather than circulate for ever.
+    let hops = 0;
+    for (const d of deaths) hops += Number(d.count?.valueOf() ?? 1);
+    if (hops > MAX_DEAD_LETTER_HOPS) {
+      this.#logDrop(
+        `${queue.name}\u0000hops`,
+        "dead-letter hop limit: message dropped",
+        queue.name,
+        "",
+        reason,
+      );
+      return;
+    }
+    const routed = [...this.route(exchange, keys, dead.properties.headers)];
     for (const q of routed) {
       if (isCycle(deaths, q.name)) {
-        const pair = `${queue.name}\u0000${q.name}`;
-        if (!this.#loggedCycles.has(pair)) {
-          this.#loggedCycles.add(pair);
-          this.#context.log.warn("dead-letter cycle: message dropped", {
-            vhost: this.name,
-            from: queue.name,
-            to: q.name,
-            reason,
-          });
-        }
+        this.#logDrop(
+          `${queue.name}\u0000${q.name}`,
+          "dead-letter cycle: message dropped",
+          queue.name,
+          q.name,
+          reason,
+        );
         continue;
       }
       q.enqueue(dead);
     }
+  }
+
+  /** Logs a dropped dead letter once per key (queue pair), not once per message. */
+  #logDrop(key: string, msg: string, from: string, to: string, reason: DeadLetterReason): void {
+    if (this.#loggedCycles.has(key)) return;
+    this.#loggedCycles.add(key);
+    this.#context.log.warn(msg, { vhost: this.name, from, to, reason });
   }
 
   // ---------------------------------------------------------------- queues
@@ -730,6 +748,9 @@ function isCycle(deaths: readonly FieldTable[], target: string): boolean {
   }
   return false;
 }
+
+/** Deaths (summed `x-death` counts) after which a dead-lettered message is dropped. */
+const MAX_DEAD_LETTER_HOPS = 1000;
 
 const OVERFLOWS: readonly Overflow[] = ["drop-head", "reject-publish", "reject-publish-dlx"];
 

@@ -206,3 +206,49 @@ Deno.test("VHost.restoreExchange() keeps a missing type's bindings and routes ag
   broker.register(everyBinding("x-later"));
   assert.deepEqual(vhost.route(e, "k", undefined).map((q) => q.name), ["q"]);
 });
+
+const deadLetter: StagePlugin = {
+  name: "dl",
+  stage: "dead-letter",
+  create: (owner: Owner) => ({
+    route(_input, out) {
+      const dlx = owner.effectiveArg("x-dead-letter-exchange", "dead-letter-exchange");
+      if (typeof dlx === "string") out.exchange(dlx);
+    },
+  }),
+};
+
+Deno.test("VHost dead-lettering: maxlen back into the same queue is a cycle and is dropped, logged once", async () => {
+  const warnings: string[] = [];
+  const broker = new Broker({ log: { debug() {}, info() {}, warn: (m) => warnings.push(m), error() {} } });
+  broker.register(everyBinding("direct"));
+  broker.register(everyBinding("fanout"));
+  broker.register(deadLetter);
+  const vhost = broker.addVHost("/");
+  vhost.declareExchange({
+    name: "dlx",
+    type: "fanout",
+    passive: false,
+    durable: false,
+    autoDelete: false,
+    internal: false,
+    args: {},
+  });
+  const q = vhost.declareQueue({
+    name: "q",
+    passive: false,
+    durable: false,
+    exclusive: false,
+    autoDelete: false,
+    args: { "x-max-length": 1, "x-dead-letter-exchange": "dlx" },
+    owner: null,
+  });
+  vhost.bindQueue("q", OWNER, "dlx", "", {});
+  const { Message } = await import("./message.ts");
+  for (const body of ["a", "b", "c"]) {
+    q.enqueue(new Message("", "q", new Uint8Array(2), new TextEncoder().encode(body)));
+  }
+  await Promise.resolve(); // dead-lettering runs in a microtask
+  assert.equal(q.messageCount, 1); // "c": "a" and "b" were pushed out and their way back was a cycle
+  assert.deepEqual(warnings, ["dead-letter cycle: message dropped"]);
+});
