@@ -142,6 +142,7 @@ export class Broker {
   tick(now: number): void {
     this.now = now;
     for (const c of this.connections) c.tick(now);
+    for (const v of this.vhosts.values()) v.tick(now);
   }
 
   /** Closes every connection with 320 CONNECTION_FORCED (graceful shutdown). */

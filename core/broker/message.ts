@@ -19,6 +19,8 @@ import type { Queue } from "./queue.ts";
 /** A published message: routing data, raw properties and body, immutable after publish. */
 export class Message {
   #decoded: BasicProperties | undefined;
+  /** Per-message TTL in ms from its `expiration` property; Infinity without one. */
+  ttl = Infinity;
 
   /**
    * @param exchange the exchange it was published to
@@ -45,6 +47,10 @@ export class Delivery {
   tag = 0;
   /** The consumer it went to; null while ready or when fetched with basic.get. */
   consumer: Consumer | null = null;
+  /** When it expires (ms, coarse broker time); Infinity without a TTL. */
+  expiresAt = Infinity;
+  /** True while it sits in its queue's ready list (false once delivered, expired or dropped). */
+  ready = false;
 
   /**
    * @param message the shared message
@@ -124,7 +130,8 @@ export function withDeath(message: Message, death: Death): Message {
   if (same >= 0) {
     const old = deaths[same];
     deaths.splice(same, 1);
-    deaths.unshift({ ...old, count: int64(Number(old.count?.valueOf() ?? 0) + 1), time });
+    // RabbitMQ keeps the entry's first time, exchange and routing keys; only the count moves.
+    deaths.unshift({ ...old, count: int64(Number(old.count?.valueOf() ?? 0) + 1) });
   } else {
     const entry: FieldTable = {
       count: int64(1),
@@ -156,4 +163,25 @@ export function withDeath(message: Message, death: Death): Message {
     w.bytes.slice(0, w.offset),
     message.body,
   );
+}
+
+/** True when raw properties carry an `expiration` (flag bit 8). */
+export function hasExpiration(rawProperties: Uint8Array): boolean {
+  return (rawProperties[0] & 0x01) !== 0;
+}
+
+/**
+ * A per-message `expiration` in ms, checked as RabbitMQ checks it (a decimal integer, no sign,
+ * nothing after it); throws 406 with RabbitMQ's wording otherwise.
+ */
+export function parseExpiration(expiration: string): number {
+  const m = /^[+-]?\d+/.exec(expiration);
+  if (m === null) throw preconditionFailed(`invalid expiration '${expiration}': no_integer`);
+  const rest = expiration.slice(m[0].length);
+  if (rest !== "") {
+    throw preconditionFailed(`invalid expiration '${expiration}': {leftover_string,"${rest}"}`);
+  }
+  const n = Number(m[0]);
+  if (n < 0) throw preconditionFailed(`invalid expiration '${expiration}': {value_negative,${n}}`);
+  return n;
 }

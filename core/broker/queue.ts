@@ -11,6 +11,7 @@
 import type { FieldTable, FieldValue } from "../wire/field_table.ts";
 import type { Consumer } from "./consumer.ts";
 import { Deque } from "./deque.ts";
+import { ExpiryHeap } from "./expiry_heap.ts";
 import { Delivery, type Message } from "./message.ts";
 import type { DeadLetterReason, Owner, Router } from "./router.ts";
 
@@ -44,6 +45,12 @@ export interface QueueOptions {
   readonly owner: object | null;
   /** Length limits, parsed from `args` by the vhost. @default UNLIMITED */
   readonly limits?: QueueLimits;
+  /** `x-message-ttl` in ms. @default Infinity */
+  readonly messageTtl?: number;
+  /** `x-expires` in ms: the queue is deleted after this long unused. @default Infinity */
+  readonly expires?: number;
+  /** Coarse broker time in ms. @default Date.now */
+  readonly clock?: () => number;
 }
 
 /** A classic in-memory queue. */
@@ -52,6 +59,15 @@ export class Queue implements Owner {
   /** Body bytes of the ready messages (for `x-max-length-bytes`). */
   #bytes = 0;
   readonly limits: QueueLimits;
+  readonly messageTtl: number;
+  readonly expires: number;
+  readonly #clock: () => number;
+  /** Deliveries with a finite expiry, soonest first (per-message TTL expires anywhere in the queue). */
+  readonly #expiry = new ExpiryHeap();
+  /** Entries still in the ready deque that already expired (dropped lazily when they reach the head). */
+  #stale = 0;
+  /** Last time the queue was used (declared, consumed from, fetched from), for `x-expires`. */
+  lastUsed = 0;
   /** Routers of the `dead-letter` stage for this queue; set by the vhost. */
   deadLetterStage: readonly { readonly plugin: string; readonly router: Router }[] = [];
   /** Where messages this queue lets go of are sent; set by the vhost. */
@@ -73,6 +89,15 @@ export class Queue implements Owner {
    */
   constructor(readonly name: string, readonly vhost: string, readonly options: QueueOptions) {
     this.limits = options.limits ?? UNLIMITED;
+    this.messageTtl = options.messageTtl ?? Infinity;
+    this.expires = options.expires ?? Infinity;
+    this.#clock = options.clock ?? Date.now;
+    this.lastUsed = this.#clock();
+  }
+
+  /** Marks the queue used now (for `x-expires`). */
+  touch(): void {
+    this.lastUsed = this.#clock();
   }
 
   /** @inheritdoc */
@@ -92,7 +117,7 @@ export class Queue implements Owner {
 
   /** Ready messages (not counting unacked ones). */
   get messageCount(): number {
-    return this.#ready.length;
+    return this.#ready.length - this.#stale;
   }
 
   /** Active consumers. */
@@ -120,12 +145,19 @@ export class Queue implements Owner {
     const limits = this.limits;
     if (
       limits.overflow !== "drop-head" &&
-      (this.#ready.length >= limits.maxLength || this.#bytes + message.body.length > limits.maxLengthBytes)
+      (this.messageCount >= limits.maxLength || this.#bytes + message.body.length > limits.maxLengthBytes)
     ) {
       if (limits.overflow === "reject-publish-dlx") this.deadLetter(message, "maxlen");
       return false;
     }
-    this.#ready.push(new Delivery(message, this));
+    const d = new Delivery(message, this);
+    d.ready = true;
+    const ttl = Math.min(this.messageTtl, message.ttl);
+    if (ttl !== Infinity) {
+      d.expiresAt = this.#clock() + ttl;
+      this.#expiry.push(d);
+    }
+    this.#ready.push(d);
     this.#bytes += message.body.length;
     if (this.#consumers.length > 0) this.drain();
     if (limits !== UNLIMITED) this.#dropOverflow();
@@ -135,16 +167,52 @@ export class Queue implements Owner {
   /** drop-head: the oldest ready messages go until the queue is within its limits. */
   #dropOverflow(): void {
     const { maxLength, maxLengthBytes } = this.limits;
-    while (this.#ready.length > maxLength || this.#bytes > maxLengthBytes) {
-      const d = this.#shift()!;
+    while (this.messageCount > maxLength || this.#bytes > maxLengthBytes) {
+      const d = this.#shift();
+      if (d === undefined) break;
       this.deadLetter(d.message, "maxlen");
     }
   }
 
+  /** The next live ready delivery: stale (expired) entries are dropped, and one found expired is expired. */
   #shift(): Delivery | undefined {
-    const d = this.#ready.shift();
-    if (d !== undefined) this.#bytes -= d.message.body.length;
-    return d;
+    for (;;) {
+      const d = this.#ready.shift();
+      if (d === undefined) return undefined;
+      if (!d.ready) {
+        this.#stale--;
+        continue;
+      }
+      d.ready = false;
+      this.#bytes -= d.message.body.length;
+      if (d.expiresAt <= this.#clock()) {
+        // Never deliver an expired message, even between two expiry sweeps.
+        this.deadLetter(d.message, "expired");
+        continue;
+      }
+      return d;
+    }
+  }
+
+  /**
+   * Expires every ready message whose time has come, wherever it is in the queue (an expiry
+   * heap, not a scan); each is dead-lettered with reason `expired`. Called on the broker's tick.
+   */
+  expire(now: number): void {
+    const heap = this.#expiry;
+    while (heap.length > 0 && heap.peek()!.expiresAt <= now) {
+      const d = heap.pop()!;
+      if (!d.ready) continue; // delivered, or already expired: a stale heap entry
+      d.ready = false;
+      this.#stale++;
+      this.#bytes -= d.message.body.length;
+      this.deadLetter(d.message, "expired");
+    }
+    // Expired entries at the head go at once, so the deque does not hold them until a delivery.
+    while (this.#ready.length > 0 && !this.#ready.peek()!.ready) {
+      this.#ready.shift();
+      this.#stale--;
+    }
   }
 
   /** Takes the head for basic.get. */
@@ -163,6 +231,8 @@ export class Queue implements Owner {
       d.redelivered = true;
       d.tag = 0;
       d.consumer = null;
+      d.ready = true;
+      if (d.expiresAt !== Infinity) this.#expiry.push(d); // it keeps its original expiry
       this.#ready.unshift(d);
       this.#bytes += d.message.body.length;
     }
@@ -171,8 +241,10 @@ export class Queue implements Owner {
 
   /** Removes all ready messages; returns how many. */
   purge(): number {
-    const n = this.#ready.length;
+    const n = this.messageCount;
     this.#ready.clear();
+    this.#expiry.clear();
+    this.#stale = 0;
     this.#bytes = 0;
     return n;
   }
@@ -207,7 +279,7 @@ export class Queue implements Owner {
     this.#draining = true;
     try {
       const consumers = this.#consumers;
-      while (this.#ready.length > 0) {
+      while (this.messageCount > 0) {
         const n = consumers.length;
         let chosen: Consumer | null = null;
         for (let i = 0; i < n; i++) {
@@ -220,7 +292,9 @@ export class Queue implements Owner {
           }
         }
         if (chosen === null) break;
-        chosen.channel.deliver(chosen, this.#shift()!);
+        const d = this.#shift();
+        if (d === undefined) break;
+        chosen.channel.deliver(chosen, d);
       }
     } finally {
       this.#draining = false;

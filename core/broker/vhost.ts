@@ -235,6 +235,19 @@ export class VHost {
     return new AmqpError("INTERNAL_ERROR", `plugin '${plugin}' failed to route a message`);
   }
 
+  /**
+   * Timers, on the broker's tick: expires messages past their TTL, and deletes queues unused
+   * for their `x-expires` (no consumers, not declared or fetched from in that time).
+   */
+  tick(now: number): void {
+    for (const q of this.queues.values()) {
+      q.expire(now);
+      if (q.expires !== Infinity && q.consumerCount === 0 && now - q.lastUsed >= q.expires) {
+        this.removeQueue(q);
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- dead-lettering
 
   /**
@@ -350,6 +363,7 @@ export class VHost {
     if (d.passive) {
       if (!existing) throw notFound("queue", d.name, this.name);
       this.checkExclusive(existing, d.owner);
+      existing.touch();
       return existing;
     }
     if (d.name.startsWith("amq.") && !d.serverNamed) {
@@ -366,6 +380,7 @@ export class VHost {
       }
       if (o.exclusive !== d.exclusive) throw resourceLocked(d.name, this.name);
       checkEquivalentArgs(EQUIVALENCE_CHECKED_ARGS, d.args, o.args, "queue", d.name, this.name);
+      existing.touch();
       return existing;
     }
     const q = new Queue(d.name, this.name, {
@@ -375,6 +390,9 @@ export class VHost {
       args: d.args,
       owner: d.exclusive ? d.owner : null,
       limits: parseLimits(d.args, d.name, this.name),
+      messageTtl: parseDuration(d.args, "x-message-ttl", d.name, this.name, 0),
+      expires: parseDuration(d.args, "x-expires", d.name, this.name, 1),
+      clock: this.#context.now,
     });
     checkDeadLetterArgs(d.args, d.name, this.name);
     q.deadLetterStage = this.plugins.deadLetterPlugins().map((p) => ({
@@ -778,10 +796,10 @@ function parseLimits(args: FieldTable, queue: string, vhost: string): QueueLimit
   let overflow: Overflow = "drop-head";
   if (o !== undefined) {
     if (typeof o !== "string") {
-      throw invalidArg("x-overflow", queue, vhost, `"expected longstr, got ${fieldTypeName(o)}"`);
+      throw invalidArg("x-overflow", queue, vhost, `{unacceptable_type,${fieldTypeName(o)}}`);
     }
     if (!OVERFLOWS.includes(o as Overflow)) {
-      throw invalidArg("x-overflow", queue, vhost, `{invalid_value,<<"${o}">>}`);
+      throw invalidArg("x-overflow", queue, vhost, "invalid_overflow");
     }
     overflow = o as Overflow;
   }
@@ -791,15 +809,37 @@ function parseLimits(args: FieldTable, queue: string, vhost: string): QueueLimit
   return { maxLength, maxLengthBytes, overflow };
 }
 
+/** A duration argument in ms (`x-message-ttl` from 0, `x-expires` from 1); Infinity when absent. */
+function parseDuration(args: FieldTable, arg: string, queue: string, vhost: string, min: number): number {
+  const v = args[arg];
+  if (v === undefined) return Infinity;
+  let n = NaN;
+  if (typeof v === "number") n = v;
+  else if (v instanceof TypedField && v.type !== "D" && v.type !== "f") n = v.valueOf();
+  if (!Number.isInteger(n)) {
+    throw invalidArg(arg, queue, vhost, `"expected integer, got ${fieldTypeName(v)}"`);
+  }
+  if (n < 0) throw invalidArg(arg, queue, vhost, `{value_negative,${n}}`);
+  if (n < min) throw invalidArg(arg, queue, vhost, `{value_zero,${n}}`);
+  return n;
+}
+
 /** `x-dead-letter-exchange` and `x-dead-letter-routing-key` must be strings. */
 function checkDeadLetterArgs(args: FieldTable, queue: string, vhost: string): void {
-  for (const arg of ["x-dead-letter-exchange", "x-dead-letter-routing-key"]) {
-    const v = args[arg];
-    if (v !== undefined && typeof v !== "string") {
-      throw invalidArg(arg, queue, vhost, `"expected longstr, got ${fieldTypeName(v)}"`);
-    }
+  // Both texts are RabbitMQ's own, which words the two arguments differently.
+  const dlx = args["x-dead-letter-exchange"];
+  if (dlx !== undefined && typeof dlx !== "string") {
+    throw preconditionFailed(
+      `invalid type '${
+        fieldTypeName(dlx)
+      }' for arg 'x-dead-letter-exchange' in queue '${queue}' in vhost '${vhost}'`,
+    );
   }
-  if (args["x-dead-letter-routing-key"] !== undefined && args["x-dead-letter-exchange"] === undefined) {
-    throw invalidArg("x-dead-letter-routing-key", queue, vhost, "routing key set without an exchange");
+  const key = args["x-dead-letter-routing-key"];
+  if (key !== undefined && typeof key !== "string") {
+    throw invalidArg("x-dead-letter-routing-key", queue, vhost, `{unacceptable_type,${fieldTypeName(key)}}`);
+  }
+  if (key !== undefined && dlx === undefined) {
+    throw invalidArg("x-dead-letter-routing-key", queue, vhost, "routing_key_but_no_dlx_defined");
   }
 }

@@ -13,7 +13,15 @@
 
 import { Consumer, type ConsumerChannel } from "../broker/consumer.ts";
 import { Deque } from "../broker/deque.ts";
-import { type Delivery, hasHeaders, Message, senderSelectedKeys, withoutBcc } from "../broker/message.ts";
+import {
+  type Delivery,
+  hasExpiration,
+  hasHeaders,
+  Message,
+  parseExpiration,
+  senderSelectedKeys,
+  withoutBcc,
+} from "../broker/message.ts";
 import type { Exchange } from "../broker/exchange.ts";
 import type { Queue } from "../broker/queue.ts";
 import type { VHost } from "../broker/vhost.ts";
@@ -395,6 +403,14 @@ export class Channel implements ConsumerChannel {
         .forMethod(CLASS.BASIC, 40);
     }
     const message = new Message(m.exchange, m.routingKey, properties, body);
+    if (hasExpiration(properties)) {
+      try {
+        message.ttl = parseExpiration(message.properties.expiration!);
+      } catch (err) {
+        if (err instanceof AmqpError) err.forMethod(CLASS.BASIC, 40);
+        throw err;
+      }
+    }
     if (this.#tx) {
       this.#txPublishes.push({ exchange, message, mandatory: m.mandatory });
       return;
@@ -528,6 +544,7 @@ export class Channel implements ConsumerChannel {
 
   #get(queueName: string, noAck: boolean): void {
     const q = this.#vhost.queueFor(this.#queueName(queueName), this.#conn);
+    q.touch();
     const d = q.take();
     if (d === undefined) {
       this.#conn.sendMethod(this.id, { id: METHOD.BASIC_GET_EMPTY, clusterId: "" });
