@@ -185,7 +185,7 @@ export class Queue implements Owner {
       }
       d.ready = false;
       this.#bytes -= d.message.body.length;
-      if (d.expiresAt <= this.#clock()) {
+      if (d.expiresAt !== Infinity && d.expiresAt <= this.#clock()) {
         // Never deliver an expired message, even between two expiry sweeps.
         this.deadLetter(d.message, "expired");
         continue;
