@@ -52,12 +52,16 @@ export class Delivery {
   /** True while it sits in its queue's ready list (false once delivered, expired or dropped). */
   ready = false;
 
+  /** Times it came back to its queue unacknowledged (nack/reject with requeue, channel closed). */
+  returns = 0;
+
   /**
-   * @param message the shared message
+   * @param message the message (replaced by a copy carrying `x-delivery-count` when it returns
+   *   to a queue with a delivery limit)
    * @param queue the queue holding it
    * @param redelivered whether it was delivered before
    */
-  constructor(readonly message: Message, readonly queue: Queue, public redelivered = false) {}
+  constructor(public message: Message, readonly queue: Queue, public redelivered = false) {}
 }
 
 /** True when raw properties carry a headers table (flag bit 13): only then are they decoded. */
@@ -184,4 +188,15 @@ export function parseExpiration(expiration: string): number {
   const n = Number(m[0]);
   if (n < 0) throw preconditionFailed(`invalid expiration '${expiration}': {value_negative,${n}}`);
   return n;
+}
+
+/** The same message with an `x-delivery-count` header (how often it came back to its queue). */
+export function withDeliveryCount(message: Message, count: number): Message {
+  const props: BasicProperties = { ...message.properties };
+  props.headers = { ...(props.headers ?? {}), "x-delivery-count": int64(count) };
+  const w = new Writer(message.rawProperties.length + 32);
+  writeProperties(w, props);
+  const copy = new Message(message.exchange, message.routingKey, w.bytes.slice(0, w.offset), message.body);
+  copy.ttl = message.ttl;
+  return copy;
 }

@@ -12,7 +12,7 @@ import type { FieldTable, FieldValue } from "../wire/field_table.ts";
 import type { Consumer } from "./consumer.ts";
 import { Deque } from "./deque.ts";
 import { ExpiryHeap } from "./expiry_heap.ts";
-import { Delivery, type Message } from "./message.ts";
+import { Delivery, type Message, withDeliveryCount } from "./message.ts";
 import type { DeadLetterReason, Owner, Router } from "./router.ts";
 
 /** What a full queue does with one more message (`x-overflow`). */
@@ -49,6 +49,8 @@ export interface QueueOptions {
   readonly messageTtl?: number;
   /** `x-expires` in ms: the queue is deleted after this long unused. @default Infinity */
   readonly expires?: number;
+  /** `x-delivery-limit`: returns after which a message is dead-lettered. @default Infinity */
+  readonly deliveryLimit?: number;
   /** Coarse broker time in ms. @default Date.now */
   readonly clock?: () => number;
 }
@@ -61,6 +63,7 @@ export class Queue implements Owner {
   readonly limits: QueueLimits;
   readonly messageTtl: number;
   readonly expires: number;
+  readonly deliveryLimit: number;
   readonly #clock: () => number;
   /** Deliveries with a finite expiry, soonest first (per-message TTL expires anywhere in the queue). */
   readonly #expiry = new ExpiryHeap();
@@ -91,6 +94,7 @@ export class Queue implements Owner {
     this.limits = options.limits ?? UNLIMITED;
     this.messageTtl = options.messageTtl ?? Infinity;
     this.expires = options.expires ?? Infinity;
+    this.deliveryLimit = options.deliveryLimit ?? Infinity;
     this.#clock = options.clock ?? Date.now;
     this.lastUsed = this.#clock();
   }
@@ -226,8 +230,19 @@ export class Queue implements Owner {
    */
   requeue(deliveries: readonly Delivery[]): void {
     if (this.deleted) return;
+    const limit = this.deliveryLimit;
     for (let i = deliveries.length - 1; i >= 0; i--) {
       const d = deliveries[i];
+      if (limit !== Infinity) {
+        // x-delivery-limit: past the limit a returning message is parked (dead-lettered with
+        // reason delivery_limit, or dropped without a DLX) instead of being redelivered again.
+        d.returns++;
+        if (d.returns > limit) {
+          this.deadLetter(d.message, "delivery_limit");
+          continue;
+        }
+        d.message = withDeliveryCount(d.message, d.returns);
+      }
       d.redelivered = true;
       d.tag = 0;
       d.consumer = null;

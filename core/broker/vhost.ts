@@ -392,6 +392,7 @@ export class VHost {
       limits: parseLimits(d.args, d.name, this.name),
       messageTtl: parseDuration(d.args, "x-message-ttl", d.name, this.name, 0),
       expires: parseDuration(d.args, "x-expires", d.name, this.name, 1),
+      deliveryLimit: parseDuration(d.args, "x-delivery-limit", d.name, this.name, 0),
       clock: this.#context.now,
     });
     checkDeadLetterArgs(d.args, d.name, this.name);
@@ -698,6 +699,7 @@ const EQUIVALENCE_CHECKED_ARGS = [
   "x-queue-mode",
   "x-queue-type",
   "x-single-active-consumer",
+  "x-delivery-limit",
 ] as const;
 
 function checkEquivalentArgs(
