@@ -69,6 +69,8 @@ export class Queue implements Owner {
   readonly #expiry = new ExpiryHeap();
   /** Entries still in the ready deque that already expired (dropped lazily when they reach the head). */
   #stale = 0;
+  /** The message being enqueued while it is offered to waiting consumers (a TTL of 0 still allows that). */
+  #fresh: Delivery | null = null;
   /** Last time the queue was used (declared, consumed from, fetched from), for `x-expires`. */
   lastUsed = 0;
   /** Routers of the `dead-letter` stage for this queue; set by the vhost. */
@@ -163,7 +165,18 @@ export class Queue implements Owner {
     }
     this.#ready.push(d);
     this.#bytes += message.body.length;
-    if (this.#consumers.length > 0) this.drain();
+    if (this.#consumers.length > 0) {
+      this.#fresh = d;
+      this.drain();
+      this.#fresh = null;
+    }
+    if (ttl === 0 && d.ready) {
+      // TTL 0: delivered only if a consumer could take it at once; otherwise it expires now.
+      d.ready = false;
+      this.#stale++;
+      this.#bytes -= message.body.length;
+      this.deadLetter(message, "expired");
+    }
     if (limits !== UNLIMITED) this.#dropOverflow();
     return true;
   }
@@ -189,7 +202,7 @@ export class Queue implements Owner {
       }
       d.ready = false;
       this.#bytes -= d.message.body.length;
-      if (d.expiresAt !== Infinity && d.expiresAt <= this.#clock()) {
+      if (d.expiresAt !== Infinity && d.expiresAt <= this.#clock() && d !== this.#fresh) {
         // Never deliver an expired message, even between two expiry sweeps.
         this.deadLetter(d.message, "expired");
         continue;
@@ -266,6 +279,7 @@ export class Queue implements Owner {
 
   /** Subscribes a consumer and starts delivering to it. */
   addConsumer(consumer: Consumer): void {
+    this.touch();
     this.#consumers.push(consumer);
     this.hadConsumer = true;
     this.drain();
@@ -276,6 +290,7 @@ export class Queue implements Owner {
     const i = this.#consumers.indexOf(consumer);
     if (i < 0) return false;
     this.#consumers.splice(i, 1);
+    this.touch(); // x-expires counts from when the last consumer went
     if (this.#next > i) this.#next--;
     return true;
   }
