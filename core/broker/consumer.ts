@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { FieldTable } from "../wire/field_table.ts";
+import { type FieldTable, TypedField } from "../wire/field_table.ts";
 import type { Delivery } from "./message.ts";
 import type { Queue } from "./queue.ts";
 
@@ -43,6 +43,13 @@ export class Consumer {
       readonly args: FieldTable;
     },
   ) {}
+
+  /** `x-priority` from basic.consume arguments: higher goes first while it has credit. @default 0 */
+  get priority(): number {
+    const p = this.options.args["x-priority"];
+    const n = typeof p === "number" ? p : p instanceof TypedField ? p.valueOf() : 0;
+    return Number.isFinite(n) ? n : 0;
+  }
 
   /** True when the consumer's own prefetch window has room. */
   get hasCredit(): boolean {

@@ -79,6 +79,8 @@ export class Queue implements Owner {
   onDeadLetter: DeadLetterSink | null = null;
   readonly #consumers: Consumer[] = [];
   #next = 0;
+  /** Set once a consumer with a non-zero `x-priority` subscribes: consumers are then kept sorted. */
+  #prioritised = false;
   #draining = false;
   /** Set once any consumer has subscribed: auto-delete only fires after that. */
   hadConsumer = false;
@@ -277,10 +279,23 @@ export class Queue implements Owner {
     return n;
   }
 
+  /** `x-single-active-consumer`: only the oldest consumer receives; the next takes over when it goes. */
+  get singleActiveConsumer(): boolean {
+    return this.options.args["x-single-active-consumer"] === true;
+  }
+
   /** Subscribes a consumer and starts delivering to it. */
   addConsumer(consumer: Consumer): void {
     this.touch();
-    this.#consumers.push(consumer);
+    const consumers = this.#consumers;
+    const p = consumer.priority;
+    if (p !== 0) this.#prioritised = true;
+    if (this.#prioritised && !this.singleActiveConsumer) {
+      // Kept sorted by priority, highest first; a newcomer goes after its equals.
+      let i = consumers.length;
+      while (i > 0 && consumers[i - 1].priority < p) i--;
+      consumers.splice(i, 0, consumer);
+    } else consumers.push(consumer);
     this.hadConsumer = true;
     this.drain();
   }
@@ -301,6 +316,47 @@ export class Queue implements Owner {
   }
 
   /**
+   * The consumer for the next message: the oldest one under single-active-consumer; otherwise
+   * round-robin, among the highest-priority consumers that have credit when priorities are used.
+   */
+  #choose(): Consumer | null {
+    const consumers = this.#consumers;
+    const n = consumers.length;
+    if (n === 0) return null;
+    if (this.singleActiveConsumer) {
+      const c = consumers[0];
+      return c.channel.canDeliver(c) ? c : null;
+    }
+    if (!this.#prioritised) {
+      for (let i = 0; i < n; i++) {
+        const idx = (this.#next + i) % n;
+        const c = consumers[idx];
+        if (c.channel.canDeliver(c)) {
+          this.#next = (idx + 1) % n;
+          return c;
+        }
+      }
+      return null;
+    }
+    // Sorted by priority: take the first level with a consumer that has credit; within a level,
+    // the chosen consumer moves to the end of its level, which makes the level round-robin.
+    for (let start = 0; start < n;) {
+      const level = consumers[start].priority;
+      let end = start;
+      while (end < n && consumers[end].priority === level) end++;
+      for (let k = start; k < end; k++) {
+        const c = consumers[k];
+        if (!c.channel.canDeliver(c)) continue;
+        consumers.splice(k, 1);
+        consumers.splice(end - 1, 0, c);
+        return c;
+      }
+      start = end;
+    }
+    return null;
+  }
+
+  /**
    * Delivers ready messages to consumers with credit, round-robin, until either runs out.
    * Re-entrant calls (a delivery that triggers another drain) are folded into the running loop.
    */
@@ -308,19 +364,8 @@ export class Queue implements Owner {
     if (this.#draining || this.deleted) return;
     this.#draining = true;
     try {
-      const consumers = this.#consumers;
       while (this.messageCount > 0) {
-        const n = consumers.length;
-        let chosen: Consumer | null = null;
-        for (let i = 0; i < n; i++) {
-          const idx = (this.#next + i) % n;
-          const c = consumers[idx];
-          if (c.channel.canDeliver(c)) {
-            chosen = c;
-            this.#next = (idx + 1) % n;
-            break;
-          }
-        }
+        const chosen = this.#choose();
         if (chosen === null) break;
         const d = this.#shift();
         if (d === undefined) break;

@@ -255,8 +255,8 @@ export class Channel implements ConsumerChannel {
         return;
       case METHOD.BASIC_RECOVER:
       case METHOD.BASIC_RECOVER_ASYNC:
-        if (!m.requeue) throw new AmqpError("NOT_IMPLEMENTED", "requeue=false");
-        this.#requeue(this.#unacked.drain());
+        if (m.requeue) this.#requeue(this.#unacked.drain());
+        else this.#redeliverInPlace(this.#unacked.drain());
         if (m.id === METHOD.BASIC_RECOVER) conn.sendMethod(this.id, { id: METHOD.BASIC_RECOVER_OK });
         return;
 
@@ -631,6 +631,26 @@ export class Channel implements ConsumerChannel {
       for (const d of deliveries) d.queue.deadLetter(d.message, "rejected");
     }
     this.resume();
+  }
+
+  /**
+   * basic.recover requeue=false (which RabbitMQ does not implement): each unacked message goes
+   * again, marked redelivered and with a new tag, to the consumer that had it, as the spec says.
+   * Messages fetched with basic.get, or whose consumer is gone, go back to their queue.
+   */
+  #redeliverInPlace(deliveries: Delivery[]): void {
+    const back: Delivery[] = [];
+    for (const d of deliveries) {
+      const c = d.consumer;
+      if (c === null || this.#consumers.get(c.tag) !== c) {
+        back.push(d);
+        continue;
+      }
+      c.unacked--; // deliver() counts it again
+      d.redelivered = true;
+      this.deliver(c, d);
+    }
+    this.#requeue(back);
   }
 
   /** Binary search: unacked deliveries are in ascending tag order. */

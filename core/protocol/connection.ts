@@ -344,6 +344,7 @@ export class Connection implements FrameHandler {
           consumer_cancel_notify: true,
           authentication_failure_close: true,
           per_consumer_qos: true,
+          consumer_priorities: true,
         },
         cluster_name: props.cluster_name ?? "warren",
         copyright: "Copyright (c) the Warren authors",
