@@ -47,6 +47,10 @@ export class Delivery {
   tag = 0;
   /** The consumer it went to; null while ready or when fetched with basic.get. */
   consumer: Consumer | null = null;
+  /** Its `priority` property (0 without one), read when it enters a priority queue. */
+  get priority(): number {
+    return (this.message.rawProperties[0] & 0x08) !== 0 ? this.message.properties.priority ?? 0 : 0;
+  }
   /** When it expires (ms, coarse broker time); Infinity without a TTL. */
   expiresAt = Infinity;
   /** True while it sits in its queue's ready list (false once delivered, expired or dropped). */

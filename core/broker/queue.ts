@@ -12,6 +12,7 @@ import type { FieldTable, FieldValue } from "../wire/field_table.ts";
 import type { Consumer } from "./consumer.ts";
 import { Deque } from "./deque.ts";
 import { ExpiryHeap } from "./expiry_heap.ts";
+import { PriorityDeque } from "./priority_deque.ts";
 import { Delivery, type Message, withDeliveryCount } from "./message.ts";
 import type { DeadLetterReason, Owner, Router } from "./router.ts";
 
@@ -51,13 +52,16 @@ export interface QueueOptions {
   readonly expires?: number;
   /** `x-delivery-limit`: returns after which a message is dead-lettered. @default Infinity */
   readonly deliveryLimit?: number;
+  /** `x-max-priority` (1..255): deliver by message priority. 0 or absent: FIFO. */
+  readonly maxPriority?: number;
   /** Coarse broker time in ms. @default Date.now */
   readonly clock?: () => number;
 }
 
 /** A classic in-memory queue. */
 export class Queue implements Owner {
-  readonly #ready = new Deque<Delivery>();
+  /** Ready deliveries: FIFO, or by priority under `x-max-priority`. */
+  readonly #ready: Deque<Delivery> | PriorityDeque;
   /** Body bytes of the ready messages (for `x-max-length-bytes`). */
   #bytes = 0;
   readonly limits: QueueLimits;
@@ -96,6 +100,7 @@ export class Queue implements Owner {
    */
   constructor(readonly name: string, readonly vhost: string, readonly options: QueueOptions) {
     this.limits = options.limits ?? UNLIMITED;
+    this.#ready = options.maxPriority ? new PriorityDeque(options.maxPriority) : new Deque<Delivery>();
     this.messageTtl = options.messageTtl ?? Infinity;
     this.expires = options.expires ?? Infinity;
     this.deliveryLimit = options.deliveryLimit ?? Infinity;

@@ -393,6 +393,7 @@ export class VHost {
       messageTtl: parseDuration(d.args, "x-message-ttl", d.name, this.name, 0),
       expires: parseDuration(d.args, "x-expires", d.name, this.name, 1),
       deliveryLimit: parseDuration(d.args, "x-delivery-limit", d.name, this.name, 0),
+      maxPriority: parseMaxPriority(d.args, d.name, this.name),
       clock: this.#context.now,
     });
     checkDeadLetterArgs(d.args, d.name, this.name);
@@ -823,6 +824,14 @@ function parseDuration(args: FieldTable, arg: string, queue: string, vhost: stri
   }
   if (n < 0) throw invalidArg(arg, queue, vhost, `{value_negative,${n}}`);
   if (n < min) throw invalidArg(arg, queue, vhost, `{value_zero,${n}}`);
+  return n;
+}
+
+/** `x-max-priority`: an integer up to 255 (0 means no priorities, as RabbitMQ accepts it). */
+function parseMaxPriority(args: FieldTable, queue: string, vhost: string): number {
+  const n = parseDuration(args, "x-max-priority", queue, vhost, 0);
+  if (n === Infinity) return 0;
+  if (n > 255) throw invalidArg("x-max-priority", queue, vhost, `{max_value_exceeded,${n}}`);
   return n;
 }
 
