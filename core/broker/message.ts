@@ -58,6 +58,8 @@ export class Delivery {
 
   /** Times it came back to its queue unacknowledged (nack/reject with requeue, channel closed). */
   returns = 0;
+  /** When it was last delivered to a consumer (ms, coarse broker time), for `x-consumer-timeout`. */
+  deliveredAt = 0;
 
   /**
    * @param message the message (replaced by a copy carrying `x-delivery-count` when it returns

@@ -54,6 +54,8 @@ export interface QueueOptions {
   readonly deliveryLimit?: number;
   /** `x-max-priority` (1..255): deliver by message priority. 0 or absent: FIFO. */
   readonly maxPriority?: number;
+  /** `x-consumer-timeout` in ms: a consumer holding a delivery longer is cancelled. @default Infinity */
+  readonly consumerTimeout?: number;
   /** Coarse broker time in ms. @default Date.now */
   readonly clock?: () => number;
 }
@@ -68,6 +70,7 @@ export class Queue implements Owner {
   readonly messageTtl: number;
   readonly expires: number;
   readonly deliveryLimit: number;
+  readonly consumerTimeout: number;
   readonly #clock: () => number;
   /** Deliveries with a finite expiry, soonest first (per-message TTL expires anywhere in the queue). */
   readonly #expiry = new ExpiryHeap();
@@ -104,6 +107,7 @@ export class Queue implements Owner {
     this.messageTtl = options.messageTtl ?? Infinity;
     this.expires = options.expires ?? Infinity;
     this.deliveryLimit = options.deliveryLimit ?? Infinity;
+    this.consumerTimeout = options.consumerTimeout ?? Infinity;
     this.#clock = options.clock ?? Date.now;
     this.lastUsed = this.#clock();
   }

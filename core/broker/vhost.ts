@@ -394,6 +394,7 @@ export class VHost {
       expires: parseDuration(d.args, "x-expires", d.name, this.name, 1),
       deliveryLimit: parseDuration(d.args, "x-delivery-limit", d.name, this.name, 0),
       maxPriority: parseMaxPriority(d.args, d.name, this.name),
+      consumerTimeout: parseDuration(d.args, "x-consumer-timeout", d.name, this.name, 1),
       clock: this.#context.now,
     });
     checkDeadLetterArgs(d.args, d.name, this.name);

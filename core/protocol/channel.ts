@@ -72,6 +72,8 @@ export class Channel implements ConsumerChannel {
   #active = true;
   /** Set by the first channel.open; a second one is a CHANNEL_ERROR. */
   #opened = false;
+  /** Last `x-consumer-timeout` check (ms). */
+  #lastTimeoutCheck = 0;
 
   // Transactions: publishes and settlements wait here until tx.commit.
   #tx = false;
@@ -570,10 +572,57 @@ export class Channel implements ConsumerChannel {
     if (!c.options.noAck) {
       d.tag = tag;
       d.consumer = c;
+      d.deliveredAt = this.#conn.broker.now;
       c.unacked++;
       this.#unacked.push(d);
     }
     this.#conn.sendDeliver(this.id, c.tag, tag, d.redelivered, d.message);
+  }
+
+  /**
+   * Timers: `x-consumer-timeout`. A consumer holding a delivery unacknowledged for longer than
+   * its queue's timeout is cancelled (basic.cancel, its unacked messages requeued as redelivered);
+   * the channel and its other consumers carry on — RabbitMQ closes the whole channel instead.
+   * Checked at most once a second: the timeout is meant for consumers stuck for minutes.
+   */
+  tick(now: number): void {
+    if (this.#state !== "open" || now - this.#lastTimeoutCheck < 1000) return;
+    this.#lastTimeoutCheck = now;
+    let late: Set<Consumer> | null = null;
+    const list = this.#unacked;
+    for (let i = 0; i < list.length; i++) {
+      const d = list.at(i)!;
+      const c = d.consumer;
+      if (c === null || c.queue.consumerTimeout === Infinity) continue;
+      if (now - d.deliveredAt > c.queue.consumerTimeout && this.#consumers.get(c.tag) === c) {
+        (late ??= new Set()).add(c);
+      }
+    }
+    if (late === null) return;
+    for (const c of late) {
+      this.#conn.broker.log.warn("consumer timed out: cancelled", {
+        connection: this.#conn.name,
+        channel: this.id,
+        consumer: c.tag,
+        queue: c.queue.name,
+        timeout: c.queue.consumerTimeout,
+      });
+      this.#consumers.delete(c.tag);
+      this.#detach(c);
+      if (this.#conn.capabilities.consumerCancelNotify) {
+        this.#conn.sendMethod(this.id, { id: METHOD.BASIC_CANCEL, consumerTag: c.tag, nowait: true });
+      }
+      const back: Delivery[] = [];
+      for (let i = 0; i < list.length;) {
+        const d = list.at(i)!;
+        if (d.consumer === c) {
+          list.removeAt(i);
+          back.push(d);
+        } else i++;
+      }
+      c.unacked = 0;
+      this.#requeue(back);
+    }
   }
 
   /** ConsumerChannel: the queue was deleted under the consumer. */

@@ -542,6 +542,7 @@ export class Connection implements FrameHandler {
       this.#terminate();
       return;
     }
+    if (state === "open") { for (const ch of this.#channels.values()) ch.tick(now); }
     const hb = this.heartbeat * 1000;
     if (hb > 0 && (state === "open" || state === "open-wait")) {
       if (now - this.#lastReceived >= hb * 2) {
