@@ -10,6 +10,7 @@
  */
 
 import { Connection } from "../protocol/connection.ts";
+import type { Message } from "./message.ts";
 import type { Transport } from "../transport.ts";
 import type { ExchangeTypePlugin, RouterPlugin, StagePlugin } from "./router.ts";
 import { UserStore } from "./users.ts";
@@ -72,6 +73,12 @@ export class Broker {
   readonly users = new UserStore();
   readonly vhosts = new Map<string, VHost>();
   readonly connections = new Set<Connection>();
+  /**
+   * Direct reply-to: the channels consuming from `amq.rabbitmq.reply-to`, by the token their
+   * requests carry in `reply-to` (`amq.rabbitmq.reply-to.<token>`). A reply is handed straight to
+   * the channel, without a queue.
+   */
+  readonly replyTargets = new Map<string, { deliverReply(message: Message): boolean }>();
   readonly #exchangeTypes = new Map<string, ExchangeTypePlugin>();
   readonly #stagePlugins: StagePlugin[] = [];
   /** Coarse time in ms, advanced by `tick()`. */

@@ -206,3 +206,17 @@ export function withDeliveryCount(message: Message, count: number): Message {
   copy.ttl = message.ttl;
   return copy;
 }
+
+/** The same message with its `reply-to` property replaced (direct reply-to rewrites it). */
+export function withReplyTo(message: Message, replyTo: string): Message {
+  const w = new Writer(message.rawProperties.length + replyTo.length + 8);
+  writeProperties(w, { ...message.properties, replyTo });
+  const copy = new Message(message.exchange, message.routingKey, w.bytes.slice(0, w.offset), message.body);
+  copy.ttl = message.ttl;
+  return copy;
+}
+
+/** True when raw properties carry a `reply-to` (flag bit 9). */
+export function hasReplyTo(rawProperties: Uint8Array): boolean {
+  return (rawProperties[0] & 0x02) !== 0;
+}

@@ -17,10 +17,12 @@ import {
   type Delivery,
   hasExpiration,
   hasHeaders,
+  hasReplyTo,
   Message,
   parseExpiration,
   senderSelectedKeys,
   withoutBcc,
+  withReplyTo,
 } from "../broker/message.ts";
 import type { Exchange } from "../broker/exchange.ts";
 import type { Queue } from "../broker/queue.ts";
@@ -30,6 +32,10 @@ import { type AnyMethod, type BasicPublish, CLASS, METHOD } from "../wire/method
 import { propertiesProblem } from "../wire/properties.ts";
 import type { FieldTable } from "../wire/field_table.ts";
 import type { Connection } from "./connection.ts";
+
+/** The pseudo-queue of direct reply-to, and the prefix of the reply-to names it hands out. */
+const REPLY_TO = "amq.rabbitmq.reply-to";
+const REPLY_TO_PREFIX = `${REPLY_TO}.`;
 
 /** What settling a delivery does with it: gone, back to its queue, or dead-lettered. */
 type Outcome = "ack" | "requeue" | "reject";
@@ -74,6 +80,8 @@ export class Channel implements ConsumerChannel {
   #opened = false;
   /** Last `x-consumer-timeout` check (ms). */
   #lastTimeoutCheck = 0;
+  /** Direct reply-to consumer: its tag, and the token requests carry in their reply-to. */
+  #replies: { tag: string; token: string } | null = null;
 
   // Transactions: publishes and settlements wait here until tx.commit.
   #tx = false;
@@ -404,7 +412,14 @@ export class Channel implements ConsumerChannel {
       throw accessRefused(`cannot publish to internal exchange '${m.exchange}' in vhost '${vhost.name}'`)
         .forMethod(CLASS.BASIC, 40);
     }
-    const message = new Message(m.exchange, m.routingKey, properties, body);
+    let message = new Message(m.exchange, m.routingKey, properties, body);
+    if (hasReplyTo(properties) && message.properties.replyTo === REPLY_TO) {
+      // A request expecting a direct reply: its reply-to names this channel's reply consumer.
+      if (this.#replies === null) {
+        throw preconditionFailed("fast reply consumer does not exist").forMethod(CLASS.BASIC, 40);
+      }
+      message = withReplyTo(message, `${REPLY_TO}.${this.#replies.token}`);
+    }
     if (hasExpiration(properties)) {
       try {
         message.ttl = parseExpiration(message.properties.expiration!);
@@ -415,6 +430,21 @@ export class Channel implements ConsumerChannel {
     }
     if (this.#tx) {
       this.#txPublishes.push({ exchange, message, mandatory: m.mandatory });
+      return;
+    }
+    if (m.exchange === "" && m.routingKey.startsWith(REPLY_TO_PREFIX)) {
+      // A direct reply: handed to the requesting channel, or returned/dropped if it is gone.
+      const target = this.#conn.broker.replyTargets.get(m.routingKey.slice(REPLY_TO_PREFIX.length));
+      if (!target?.deliverReply(message) && m.mandatory) {
+        this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);
+      }
+      if (this.#confirm) {
+        this.#conn.sendMethod(this.id, {
+          id: METHOD.BASIC_ACK,
+          deliveryTag: ++this.#publishSeq,
+          multiple: false,
+        });
+      }
       return;
     }
     let accepted: boolean;
@@ -510,6 +540,7 @@ export class Channel implements ConsumerChannel {
     args: Consumer["options"]["args"],
   ): void {
     const conn = this.#conn;
+    if (queueName === REPLY_TO) return this.#consumeReplies(tag, noAck, nowait);
     const q = this.#vhost.queueFor(this.#queueName(queueName), conn);
     if (tag === "") tag = randomName("amq.ctag-");
     if (this.#consumers.has(tag)) {
@@ -525,7 +556,39 @@ export class Channel implements ConsumerChannel {
     q.addConsumer(c);
   }
 
+  /**
+   * basic.consume from the pseudo-queue `amq.rabbitmq.reply-to` (direct reply-to): replies to
+   * requests this channel publishes with that reply-to come straight here, without a queue.
+   */
+  #consumeReplies(tag: string, noAck: boolean, nowait: boolean): void {
+    if (!noAck) throw preconditionFailed("reply consumer cannot acknowledge");
+    if (this.#replies !== null) throw preconditionFailed("reply consumer already set");
+    if (tag === "") tag = randomName("amq.ctag-");
+    if (this.#consumers.has(tag)) {
+      throw new AmqpError("NOT_ALLOWED", `attempt to reuse consumer tag '${tag}'`);
+    }
+    const token = randomName("");
+    this.#replies = { tag, token };
+    this.#conn.broker.replyTargets.set(token, this);
+    if (!nowait) this.#conn.sendMethod(this.id, { id: METHOD.BASIC_CONSUME_OK, consumerTag: tag });
+  }
+
+  /** Direct reply-to: a reply for this channel's reply consumer. False if there is none now. */
+  deliverReply(message: Message): boolean {
+    const replies = this.#replies;
+    if (replies === null || this.#state !== "open") return false;
+    this.#conn.sendDeliver(this.id, replies.tag, this.#nextTag++, false, message);
+    return true;
+  }
+
+  #stopReplies(): void {
+    if (this.#replies === null) return;
+    this.#conn.broker.replyTargets.delete(this.#replies.token);
+    this.#replies = null;
+  }
+
   #cancel(tag: string, nowait: boolean): void {
+    if (this.#replies !== null && this.#replies.tag === tag) this.#stopReplies();
     const c = this.#consumers.get(tag);
     if (c) {
       this.#consumers.delete(tag);
@@ -752,6 +815,7 @@ export class Channel implements ConsumerChannel {
     this.#publish = null;
     this.#properties = null;
     this.#body = null;
+    this.#stopReplies();
     for (const c of this.#consumers.values()) this.#detach(c);
     this.#consumers.clear();
     // Uncommitted settlements never happened: those deliveries go back with the unacked ones.

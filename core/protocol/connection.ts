@@ -345,6 +345,7 @@ export class Connection implements FrameHandler {
           authentication_failure_close: true,
           per_consumer_qos: true,
           consumer_priorities: true,
+          direct_reply_to: true,
         },
         cluster_name: props.cluster_name ?? "warren",
         copyright: "Copyright (c) the Warren authors",
