@@ -390,11 +390,11 @@ export class VHost {
       args: d.args,
       owner: d.exclusive ? d.owner : null,
       limits: parseLimits(d.args, d.name, this.name),
-      messageTtl: parseDuration(d.args, "x-message-ttl", d.name, this.name, 0),
-      expires: parseDuration(d.args, "x-expires", d.name, this.name, 1),
-      deliveryLimit: parseDuration(d.args, "x-delivery-limit", d.name, this.name, 0),
+      messageTtl: parseInteger(d.args, "x-message-ttl", d.name, this.name, 0),
+      expires: parseInteger(d.args, "x-expires", d.name, this.name, 1),
+      deliveryLimit: parseInteger(d.args, "x-delivery-limit", d.name, this.name, 0),
       maxPriority: parseMaxPriority(d.args, d.name, this.name),
-      consumerTimeout: parseDuration(d.args, "x-consumer-timeout", d.name, this.name, 1),
+      consumerTimeout: parseInteger(d.args, "x-consumer-timeout", d.name, this.name, 1),
       clock: this.#context.now,
     });
     checkDeadLetterArgs(d.args, d.name, this.name);
@@ -782,20 +782,8 @@ function invalidArg(arg: string, queue: string, vhost: string, problem: string):
 
 /** `x-max-length`, `x-max-length-bytes`, `x-overflow`, checked as RabbitMQ checks them. */
 function parseLimits(args: FieldTable, queue: string, vhost: string): QueueLimits {
-  const count = (arg: string): number => {
-    const v = args[arg];
-    if (v === undefined) return Infinity;
-    let n = NaN;
-    if (typeof v === "number") n = v;
-    else if (v instanceof TypedField && v.type !== "D" && v.type !== "f") n = v.valueOf();
-    if (!Number.isInteger(n)) {
-      throw invalidArg(arg, queue, vhost, `"expected integer, got ${fieldTypeName(v)}"`);
-    }
-    if (n < 0) throw invalidArg(arg, queue, vhost, `{value_negative,${n}}`);
-    return n;
-  };
-  const maxLength = count("x-max-length");
-  const maxLengthBytes = count("x-max-length-bytes");
+  const maxLength = parseInteger(args, "x-max-length", queue, vhost, 0);
+  const maxLengthBytes = parseInteger(args, "x-max-length-bytes", queue, vhost, 0);
   const o = args["x-overflow"];
   let overflow: Overflow = "drop-head";
   if (o !== undefined) {
@@ -813,8 +801,11 @@ function parseLimits(args: FieldTable, queue: string, vhost: string): QueueLimit
   return { maxLength, maxLengthBytes, overflow };
 }
 
-/** A duration argument in ms (`x-message-ttl` from 0, `x-expires` from 1); Infinity when absent. */
-function parseDuration(args: FieldTable, arg: string, queue: string, vhost: string, min: number): number {
+/**
+ * A non-negative integer argument (a count, or a duration in ms: `x-message-ttl` from 0,
+ * `x-expires` from 1), checked in RabbitMQ's words; Infinity when absent.
+ */
+function parseInteger(args: FieldTable, arg: string, queue: string, vhost: string, min: number): number {
   const v = args[arg];
   if (v === undefined) return Infinity;
   let n = NaN;
@@ -830,7 +821,7 @@ function parseDuration(args: FieldTable, arg: string, queue: string, vhost: stri
 
 /** `x-max-priority`: an integer up to 255 (0 means no priorities, as RabbitMQ accepts it). */
 function parseMaxPriority(args: FieldTable, queue: string, vhost: string): number {
-  const n = parseDuration(args, "x-max-priority", queue, vhost, 0);
+  const n = parseInteger(args, "x-max-priority", queue, vhost, 0);
   if (n === Infinity) return 0;
   if (n > 255) throw invalidArg("x-max-priority", queue, vhost, `{max_value_exceeded,${n}}`);
   return n;
