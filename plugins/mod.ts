@@ -7,6 +7,7 @@
 import type { RouterPlugin } from "./api.ts";
 import { alternateExchangePlugin } from "./alternate_exchange/mod.ts";
 import { deadLetterPlugin } from "./dead_letter/mod.ts";
+import { delayedMessagePlugin } from "./delayed_message/mod.ts";
 import { directPlugin } from "./direct/mod.ts";
 import { fanoutPlugin } from "./fanout/mod.ts";
 import { headersPlugin } from "./headers/mod.ts";
@@ -18,6 +19,7 @@ export const DEFAULT_PLUGINS: readonly RouterPlugin[] = [
   fanoutPlugin,
   headersPlugin,
   topicPlugin,
+  delayedMessagePlugin,
   alternateExchangePlugin,
   deadLetterPlugin,
 ];

@@ -81,7 +81,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
   if (options.channelMax !== undefined) config.channelMax = options.channelMax;
   if (options.handshakeTimeout !== undefined) config.handshakeTimeout = options.handshakeTimeout;
   if (options.maxMessageSize !== undefined) config.maxMessageSize = options.maxMessageSize;
-  const broker = new Broker({ config, log, now: Date.now() });
+  const broker = new Broker({ config, log, now: Date.now(), clock: Date.now });
   for (const p of DEFAULT_PLUGINS) broker.register(p);
   for (const p of options.plugins ?? []) broker.register(p);
   broker.users.put("guest", "guest", { tags: ["administrator"], loopbackOnly: true });

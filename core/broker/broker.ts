@@ -87,11 +87,20 @@ export class Broker {
   /**
    * @param options partial config, a logger, and the start time (ms)
    */
-  constructor(options: { config?: Partial<BrokerConfig>; log?: Logger; now?: number } = {}) {
+  constructor(
+    options: { config?: Partial<BrokerConfig>; log?: Logger; now?: number; clock?: () => number } = {},
+  ) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
     this.log = options.log ?? SILENT_LOGGER;
     this.now = options.now ?? 0;
+    this.clock = options.clock ?? (() => this.now);
   }
+
+  /**
+   * Exact time in ms, from the server, for the few stamps that must not be early by a tick
+   * (a delayed message's due time). Everything else reads the coarse `now`.
+   */
+  readonly clock: () => number;
 
   /** Registers a plugin; exchange types become declarable in vhosts created afterwards. */
   register(plugin: RouterPlugin): void {
@@ -132,7 +141,7 @@ export class Broker {
     if (!v) {
       v = new VHost(name, this, (plugin, err) => {
         this.log.error("plugin failed", { plugin, error: err instanceof Error ? err.stack : String(err) });
-      }, { now: () => this.now, log: this.log });
+      }, { now: () => this.now, clock: this.clock, log: this.log });
       this.vhosts.set(name, v);
     }
     return v;

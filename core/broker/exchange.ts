@@ -37,8 +37,16 @@ export class Exchange implements Owner {
     readonly options: ExchangeOptions,
   ) {}
 
+  /** Makes routers of other types for this exchange; set by the vhost. */
+  routerFactory: ((type: string) => BindableRouter | undefined) | null = null;
+
   /** @inheritdoc */
   effectiveArg(xArg: string, _policyKey: string): FieldValue | undefined {
     return this.options.args[xArg];
+  }
+
+  /** @inheritdoc */
+  routerOf(type: string): BindableRouter | undefined {
+    return this.routerFactory?.(type);
   }
 }

@@ -1,16 +1,14 @@
 /**
- * ExpiryHeap: a binary min-heap of deliveries by expiry time, so a queue finds its expired
- * messages wherever they are in the queue (per-message TTL), not only at its head, without
- * scanning.
+ * ExpiryHeap: a binary min-heap by time, so a queue finds its expired messages wherever they
+ * are in the queue (per-message TTL), not only at its head, and a vhost releases delayed messages
+ * in due order, without scanning or a timer per message.
  *
  * @module
  */
 
-import type { Delivery } from "./message.ts";
-
-/** Min-heap of deliveries ordered by `expiresAt`. */
-export class ExpiryHeap {
-  readonly #items: Delivery[] = [];
+/** Min-heap of timed items (deliveries, delayed messages) ordered by `expiresAt`. */
+export class ExpiryHeap<T extends { readonly expiresAt: number }> {
+  readonly #items: T[] = [];
 
   /** Number of entries (some may be stale: delivered or already expired). */
   get length(): number {
@@ -18,11 +16,11 @@ export class ExpiryHeap {
   }
 
   /** The soonest entry. */
-  peek(): Delivery | undefined {
+  peek(): T | undefined {
     return this.#items[0];
   }
 
-  push(d: Delivery): void {
+  push(d: T): void {
     const items = this.#items;
     items.push(d);
     let i = items.length - 1;
@@ -35,7 +33,7 @@ export class ExpiryHeap {
     items[i] = d;
   }
 
-  pop(): Delivery | undefined {
+  pop(): T | undefined {
     const items = this.#items;
     const top = items[0];
     const last = items.pop();

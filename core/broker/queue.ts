@@ -73,7 +73,7 @@ export class Queue implements Owner {
   readonly consumerTimeout: number;
   readonly #clock: () => number;
   /** Deliveries with a finite expiry, soonest first (per-message TTL expires anywhere in the queue). */
-  readonly #expiry = new ExpiryHeap();
+  readonly #expiry = new ExpiryHeap<Delivery>();
   /** Entries still in the ready deque that already expired (dropped lazily when they reach the head). */
   #stale = 0;
   /** The message being enqueued while it is offered to waiting consumers (a TTL of 0 still allows that). */

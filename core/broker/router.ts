@@ -25,6 +25,8 @@ export interface RoutingInput {
   readonly headers: FieldTable | undefined;
   /** Only in the `dead-letter` stage. */
   readonly reason?: DeadLetterReason;
+  /** True when the message comes back after a delay the router asked for (`RouteSink.delay`). */
+  readonly delayed?: boolean;
 }
 
 /** Where a router puts its results. Owned by the caller and reused for every publish. */
@@ -33,6 +35,12 @@ export interface RouteSink {
   queue(name: string): void;
   /** Routes on through another exchange (the kernel follows each exchange once). */
   exchange(name: string, routingKey?: string): void;
+  /**
+   * Holds the message and routes it through this exchange again after `ms` milliseconds, with
+   * `input.delayed` set (for delayed-delivery exchange types). It counts as routed: no alternate
+   * exchange, no return. Optional: test sinks may leave it out.
+   */
+  delay?(ms: number): void;
 }
 
 /** Routes a message to queues and exchanges. `route()` runs on the hot path: keep it cheap. */
@@ -65,6 +73,11 @@ export interface Owner {
   readonly vhost: string;
   /** An argument of the owner, with a policy value as fallback (the x-argument wins). */
   effectiveArg(xArg: string, policyKey: string): FieldValue | undefined;
+  /**
+   * A router of another registered exchange type for this same exchange, for types that wrap
+   * another (the delayed-message exchange). Undefined if no such type is loaded. Exchanges only.
+   */
+  routerOf?(type: string): BindableRouter | undefined;
 }
 
 /** An exchange type. */

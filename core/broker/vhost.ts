@@ -26,7 +26,8 @@ import {
   TypedField,
 } from "../wire/field_table.ts";
 import { Exchange, type ExchangeOptions } from "./exchange.ts";
-import { type Message, routingKeysOf, withDeath } from "./message.ts";
+import { ExpiryHeap } from "./expiry_heap.ts";
+import { hasHeaders, type Message, routingKeysOf, withDeath } from "./message.ts";
 import { type Overflow, Queue, type QueueLimits, type QueueOptions, UNLIMITED } from "./queue.ts";
 import {
   type BindableRouter,
@@ -51,7 +52,10 @@ export interface PluginLookup {
 
 /** Coarse time and logging, from the broker. */
 export interface VHostContext {
+  /** Coarse time (advanced by the broker's tick). */
   now(): number;
+  /** Exact time, for due times that must not come early. @default now */
+  clock?(): number;
   log: { warn(msg: string, fields?: Record<string, unknown>): void };
 }
 
@@ -99,11 +103,23 @@ export class VHost {
   readonly #oneKey: string[] = [""];
   /** Destinations found by the router running now (duplicates included): 0 means "nowhere". */
   #hits = 0;
-  readonly #input: { exchange: string; routingKey: string; headers: FieldTable | undefined } = {
+  readonly #input: {
+    exchange: string;
+    routingKey: string;
+    headers: FieldTable | undefined;
+    delayed: boolean;
+  } = {
     exchange: "",
     routingKey: "",
     headers: undefined,
+    delayed: false,
   };
+  /** The exchange whose router runs now (a delay it asks for is held against it). */
+  #current: Exchange | null = null;
+  /** Delays asked for by the routing that just ran: `takeDelays()` hands them to the publisher. */
+  readonly #delays: { exchange: Exchange; ms: number }[] = [];
+  /** Messages held by delayed-delivery exchanges, soonest first. */
+  readonly #delayed = new ExpiryHeap<DelayedMessage>();
   readonly #sink: RouteSink;
 
   /**
@@ -142,6 +158,10 @@ export class VHost {
           routed.push(q);
         }
       },
+      delay(ms: number): void {
+        self.#hits++; // held for later counts as routed: no alternate exchange, no return
+        if (self.#current !== null) self.#delays.push({ exchange: self.#current, ms });
+      },
       exchange(name: string, routingKey?: string): void {
         const e = exchanges.get(name);
         if (e === undefined) return;
@@ -179,6 +199,7 @@ export class VHost {
     exchange: Exchange,
     routingKeys: string | readonly string[],
     headers: FieldTable | undefined,
+    delayed = false,
   ): readonly Queue[] {
     const routed = this.#routed;
     const pending = this.#pending;
@@ -197,8 +218,11 @@ export class VHost {
     pendingKeys.push(undefined);
     const input = this.#input;
     input.headers = headers;
+    input.delayed = delayed;
+    this.#delays.length = 0;
     for (let i = 0; i < pending.length; i++) {
       const ex = pending[i];
+      this.#current = ex;
       const key = pendingKeys[i];
       input.exchange = ex.name;
       this.#hits = 0;
@@ -240,10 +264,51 @@ export class VHost {
    * for their `x-expires` (no consumers, not declared or fetched from in that time).
    */
   tick(now: number): void {
+    this.#releaseDelayed(now);
     for (const q of this.queues.values()) {
       q.expire(now);
       if (q.expires !== Infinity && q.consumerCount === 0 && now - q.lastUsed >= q.expires) {
         this.removeQueue(q);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- delayed delivery
+
+  /**
+   * After `route()`: holds the message for each delay a router asked for (`RouteSink.delay`);
+   * returns how many. Memory per held message is one small entry in a heap, beyond the message.
+   */
+  holdDelayed(message: Message, routingKeys: string | readonly string[]): number {
+    const delays = this.#delays;
+    const held = delays.length;
+    if (held === 0) return 0;
+    const now = this.#context.clock?.() ?? this.#context.now();
+    for (const d of delays) {
+      this.#delayed.push({ expiresAt: now + d.ms, exchange: d.exchange, message, routingKeys });
+    }
+    delays.length = 0;
+    return held;
+  }
+
+  /** Messages held for delayed delivery. */
+  get delayedCount(): number {
+    return this.#delayed.length;
+  }
+
+  /** Routes the held messages that are due, in due order (at most RELEASE_PER_TICK a tick). */
+  #releaseDelayed(now: number): void {
+    const heap = this.#delayed;
+    for (let n = 0; n < RELEASE_PER_TICK && heap.length > 0 && heap.peek()!.expiresAt <= now; n++) {
+      const d = heap.pop()!;
+      if (this.exchanges.get(d.exchange.name) !== d.exchange) continue; // its exchange was deleted
+      const m = d.message;
+      const headers = hasHeaders(m.rawProperties) ? m.properties.headers : undefined;
+      try {
+        const queues = [...this.route(d.exchange, d.routingKeys, headers, true)];
+        for (const q of queues) q.enqueue(m);
+      } catch (err) {
+        this.onPluginError(d.exchange.type, err);
       }
     }
   }
@@ -521,6 +586,7 @@ export class VHost {
       internal: o.internal,
       args: o.args,
     });
+    ex.routerFactory = (other) => this.plugins.exchangeType(other)?.create(ex);
     ex.router = plugin ? plugin.create(ex) : new MissingTypeRouter(ex);
     ex.unroutable = this.plugins.unroutablePlugins().map((p) => ({ plugin: p.name, router: p.create(ex) }));
     this.exchanges.set(name, ex);
@@ -770,6 +836,20 @@ function isCycle(deaths: readonly FieldTable[], target: string): boolean {
   }
   return false;
 }
+
+/** A message held by a delayed-delivery exchange until `expiresAt`. */
+interface DelayedMessage {
+  readonly expiresAt: number;
+  readonly exchange: Exchange;
+  readonly message: Message;
+  readonly routingKeys: string | readonly string[];
+}
+
+/**
+ * Delayed messages released per tick (10 ticks a second): a million falling due together are
+ * spread over a few seconds instead of stalling every connection for one long turn.
+ */
+const RELEASE_PER_TICK = 50_000;
 
 /** Deaths (summed `x-death` counts) after which a dead-lettered message is dropped. */
 const MAX_DEAD_LETTER_HOPS = 1000;

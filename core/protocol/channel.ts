@@ -486,9 +486,10 @@ export class Channel implements ConsumerChannel {
       }
     }
     const queues = this.#vhost.route(exchange, keys, headers);
+    const held = this.#vhost.holdDelayed(message, keys);
     const n = queues.length;
     if (n === 0) {
-      if (mandatory) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);
+      if (mandatory && held === 0) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);
       return true;
     }
     const backlog = this.#conn.broker.config.flowBacklog;
