@@ -8,6 +8,7 @@ import type { RouterPlugin } from "./api.ts";
 import { alternateExchangePlugin } from "./alternate_exchange/mod.ts";
 import { deadLetterPlugin } from "./dead_letter/mod.ts";
 import { delayedMessagePlugin } from "./delayed_message/mod.ts";
+import { messageDeduplicationPlugin } from "./message_deduplication/mod.ts";
 import { directPlugin } from "./direct/mod.ts";
 import { fanoutPlugin } from "./fanout/mod.ts";
 import { headersPlugin } from "./headers/mod.ts";
@@ -20,6 +21,7 @@ export const DEFAULT_PLUGINS: readonly RouterPlugin[] = [
   headersPlugin,
   topicPlugin,
   delayedMessagePlugin,
+  messageDeduplicationPlugin,
   alternateExchangePlugin,
   deadLetterPlugin,
 ];
