@@ -27,7 +27,7 @@ import {
 import type { Exchange } from "../broker/exchange.ts";
 import type { Queue } from "../broker/queue.ts";
 import type { VHost } from "../broker/vhost.ts";
-import { accessRefused, AmqpError, preconditionFailed } from "../errors.ts";
+import { accessRefused, AmqpError, notFound, preconditionFailed } from "../errors.ts";
 import { type AnyMethod, type BasicPublish, CLASS, METHOD } from "../wire/methods.ts";
 import { propertiesProblem } from "../wire/properties.ts";
 import type { FieldTable } from "../wire/field_table.ts";
@@ -398,36 +398,36 @@ export class Channel implements ConsumerChannel {
 
   // ---------------------------------------------------------------- publish
 
+  /** A publish whose content is complete. Every error it raises names basic.publish (60.40). */
   #completePublish(body: Uint8Array): void {
     const m = this.#publish!;
     const properties = this.#properties!;
     this.#publish = null;
     this.#properties = null;
     if (this.#state !== "open") return; // content of a publish sent after our channel.close
-    if (m.immediate) throw new AmqpError("NOT_IMPLEMENTED", "immediate=true").forMethod(CLASS.BASIC, 40);
+    try {
+      this.#publishMessage(m, new Message(m.exchange, m.routingKey, properties, body));
+    } catch (err) {
+      if (err instanceof AmqpError) err.forMethod(CLASS.BASIC, 40);
+      throw err;
+    }
+  }
+
+  #publishMessage(m: BasicPublish, message: Message): void {
+    if (m.immediate) throw new AmqpError("NOT_IMPLEMENTED", "immediate=true");
     const vhost = this.#vhost;
     const exchange = vhost.exchanges.get(m.exchange);
-    if (exchange === undefined) throw notFoundExchange(m.exchange, vhost.name);
+    if (exchange === undefined) throw notFound("exchange", m.exchange, vhost.name);
     if (exchange.options.internal) {
-      throw accessRefused(`cannot publish to internal exchange '${m.exchange}' in vhost '${vhost.name}'`)
-        .forMethod(CLASS.BASIC, 40);
+      throw accessRefused(`cannot publish to internal exchange '${m.exchange}' in vhost '${vhost.name}'`);
     }
-    let message = new Message(m.exchange, m.routingKey, properties, body);
+    const properties = message.rawProperties;
     if (hasReplyTo(properties) && message.properties.replyTo === REPLY_TO) {
       // A request expecting a direct reply: its reply-to names this channel's reply consumer.
-      if (this.#replies === null) {
-        throw preconditionFailed("fast reply consumer does not exist").forMethod(CLASS.BASIC, 40);
-      }
+      if (this.#replies === null) throw preconditionFailed("fast reply consumer does not exist");
       message = withReplyTo(message, `${REPLY_TO}.${this.#replies.token}`);
     }
-    if (hasExpiration(properties)) {
-      try {
-        message.ttl = parseExpiration(message.properties.expiration!);
-      } catch (err) {
-        if (err instanceof AmqpError) err.forMethod(CLASS.BASIC, 40);
-        throw err;
-      }
-    }
+    if (hasExpiration(properties)) message.ttl = parseExpiration(message.properties.expiration!);
     if (this.#tx) {
       this.#txPublishes.push({ exchange, message, mandatory: m.mandatory });
       return;
@@ -438,33 +438,21 @@ export class Channel implements ConsumerChannel {
       if (!target?.deliverReply(message) && m.mandatory) {
         this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);
       }
-      if (this.#confirm) {
-        this.#conn.sendMethod(this.id, {
-          id: METHOD.BASIC_ACK,
-          deliveryTag: ++this.#publishSeq,
-          multiple: false,
-        });
-      }
-      return;
+      return this.#confirmPublish(true);
     }
-    let accepted: boolean;
-    try {
-      accepted = this.#route(exchange, message, m.mandatory);
-    } catch (err) {
-      if (err instanceof AmqpError) err.forMethod(CLASS.BASIC, 40);
-      throw err;
-    }
-    if (this.#confirm) {
-      // A queue that refused the message (x-overflow reject-publish) makes its confirm a nack.
-      const deliveryTag = ++this.#publishSeq;
-      if (accepted) this.#conn.sendMethod(this.id, { id: METHOD.BASIC_ACK, deliveryTag, multiple: false });
-      else {this.#conn.sendMethod(this.id, {
-          id: METHOD.BASIC_NACK,
-          deliveryTag,
-          multiple: false,
-          requeue: false,
-        });}
-    }
+    this.#confirmPublish(this.#route(exchange, message, m.mandatory));
+  }
+
+  /** Confirm mode: acks the publish, or nacks it when a queue refused it (x-overflow reject-publish). */
+  #confirmPublish(accepted: boolean): void {
+    if (!this.#confirm) return;
+    const deliveryTag = ++this.#publishSeq;
+    this.#conn.sendMethod(
+      this.id,
+      accepted
+        ? { id: METHOD.BASIC_ACK, deliveryTag, multiple: false }
+        : { id: METHOD.BASIC_NACK, deliveryTag, multiple: false, requeue: false },
+    );
   }
 
   /**
@@ -832,8 +820,4 @@ export class Channel implements ConsumerChannel {
     this.#state = "closed";
     this.#conn.removeChannel(this.id);
   }
-}
-
-function notFoundExchange(name: string, vhost: string): AmqpError {
-  return new AmqpError("NOT_FOUND", `no exchange '${name}' in vhost '${vhost}'`).forMethod(CLASS.BASIC, 40);
 }
