@@ -36,6 +36,7 @@ export {
   BindingList,
   type DeadLetterReason,
   type ExchangeTypePlugin,
+  ListRouter,
   type Owner,
   PLUGIN_API_VERSION,
   type Router,

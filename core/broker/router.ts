@@ -137,6 +137,37 @@ export class BindingList implements Iterable<Binding> {
   }
 }
 
+/**
+ * A router that keeps its bindings in one list (fanout-like types): subclasses write only
+ * `route()`, reading the bindings from `list`.
+ */
+export abstract class ListRouter implements BindableRouter {
+  readonly #bindings = new BindingList();
+
+  abstract route(input: RoutingInput, out: RouteSink): void;
+
+  /** The bindings, in the order they were made. */
+  protected get list(): readonly Binding[] {
+    return this.#bindings.items;
+  }
+
+  bind(binding: Binding): boolean {
+    return this.#bindings.add(binding);
+  }
+
+  unbind(binding: Binding): boolean {
+    return this.#bindings.remove(binding);
+  }
+
+  bindings(): Iterable<Binding> {
+    return this.#bindings;
+  }
+
+  get size(): number {
+    return this.#bindings.size;
+  }
+}
+
 /** Sends each binding's destination to the sink: a queue, or an exchange to route on through. */
 export function routeTo(bindings: readonly Binding[], out: RouteSink): void {
   for (let i = 0; i < bindings.length; i++) {

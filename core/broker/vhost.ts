@@ -30,11 +30,10 @@ import { ExpiryHeap } from "./expiry_heap.ts";
 import { hasHeaders, type Message, routingKeysOf, withDeath } from "./message.ts";
 import { type Overflow, Queue, type QueueLimits, type QueueOptions, UNLIMITED } from "./queue.ts";
 import {
-  type BindableRouter,
   type Binding,
-  BindingList,
   type DeadLetterReason,
   type ExchangeTypePlugin,
+  ListRouter,
   type RouteSink,
   sameTable,
   type StagePlugin,
@@ -793,11 +792,11 @@ function checkEquivalentArgs(
  * Stands in for the router of an exchange whose type's plugin is not loaded: keeps the
  * bindings so nothing is lost, and refuses to route, in RabbitMQ's words.
  */
-class MissingTypeRouter implements BindableRouter {
-  readonly #bindings = new BindingList();
+class MissingTypeRouter extends ListRouter {
   readonly #exchange: Exchange;
 
   constructor(exchange: Exchange) {
+    super();
     this.#exchange = exchange;
   }
 
@@ -806,22 +805,6 @@ class MissingTypeRouter implements BindableRouter {
     throw preconditionFailed(
       `Cannot route message through exchange '${ex.name}' in vhost '${ex.vhost}': exchange type ${ex.type} not found`,
     );
-  }
-
-  bind(binding: Binding): boolean {
-    return this.#bindings.add(binding);
-  }
-
-  unbind(binding: Binding): boolean {
-    return this.#bindings.remove(binding);
-  }
-
-  bindings(): Iterable<Binding> {
-    return this.#bindings;
-  }
-
-  get size(): number {
-    return this.#bindings.size;
   }
 }
 

@@ -4,38 +4,12 @@
  * @module
  */
 
-import {
-  type BindableRouter,
-  type Binding,
-  BindingList,
-  type ExchangeTypePlugin,
-  type RouteSink,
-  routeTo,
-  type RoutingInput,
-} from "../api.ts";
+import { type ExchangeTypePlugin, ListRouter, type RouteSink, routeTo, type RoutingInput } from "../api.ts";
 
 /** Router for one fanout exchange. */
-export class FanoutRouter implements BindableRouter {
-  readonly #all = new BindingList();
-
+export class FanoutRouter extends ListRouter {
   route(_input: RoutingInput, out: RouteSink): void {
-    routeTo(this.#all.items, out);
-  }
-
-  bind(binding: Binding): boolean {
-    return this.#all.add(binding);
-  }
-
-  unbind(binding: Binding): boolean {
-    return this.#all.remove(binding);
-  }
-
-  bindings(): Iterable<Binding> {
-    return this.#all;
-  }
-
-  get size(): number {
-    return this.#all.size;
+    routeTo(this.list, out);
   }
 }
 

@@ -11,12 +11,10 @@
  */
 
 import {
-  type BindableRouter,
-  type Binding,
-  BindingList,
   type ExchangeTypePlugin,
   type FieldTable,
   type FieldValue,
+  ListRouter,
   type Owner,
   preconditionFailed,
   type RouteSink,
@@ -44,14 +42,14 @@ function keyOf(v: FieldValue | undefined): string | undefined {
 }
 
 /** Router for one deduplicating exchange. */
-class DeduplicationRouter implements BindableRouter {
-  readonly #all = new BindingList();
+class DeduplicationRouter extends ListRouter {
   /** Seen values → when they stop counting (ms); insertion-ordered, so the oldest evicts first. */
   readonly #seen = new Map<string, number>();
   readonly #size: number;
   readonly #ttl: number | undefined;
 
   constructor(owner: Owner) {
+    super();
     this.#size = integerOf(owner.effectiveArg("x-cache-size", "cache-size")) ?? DEFAULT_CACHE_SIZE;
     this.#ttl = integerOf(owner.effectiveArg("x-cache-ttl", "cache-ttl"));
   }
@@ -59,7 +57,7 @@ class DeduplicationRouter implements BindableRouter {
   route(input: RoutingInput, out: RouteSink): void {
     const key = keyOf(input.headers?.["x-deduplication-header"]);
     if (key !== undefined && this.#isDuplicate(key, input.headers!)) return;
-    routeTo(this.#all.items, out);
+    routeTo(this.list, out);
   }
 
   #isDuplicate(key: string, headers: FieldTable): boolean {
@@ -71,22 +69,6 @@ class DeduplicationRouter implements BindableRouter {
     this.#seen.set(key, ttl === undefined || Number.isNaN(ttl) ? Infinity : now + ttl);
     if (this.#seen.size > this.#size) this.#seen.delete(this.#seen.keys().next().value!);
     return false;
-  }
-
-  bind(binding: Binding): boolean {
-    return this.#all.add(binding);
-  }
-
-  unbind(binding: Binding): boolean {
-    return this.#all.remove(binding);
-  }
-
-  bindings(): Iterable<Binding> {
-    return this.#all;
-  }
-
-  get size(): number {
-    return this.#all.size;
   }
 }
 

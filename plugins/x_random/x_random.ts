@@ -10,18 +10,10 @@
  * @module
  */
 
-import {
-  type BindableRouter,
-  type Binding,
-  BindingList,
-  type ExchangeTypePlugin,
-  type RouteSink,
-  type RoutingInput,
-} from "../api.ts";
+import { type ExchangeTypePlugin, ListRouter, type RouteSink, type RoutingInput } from "../api.ts";
 
 /** Router for one random exchange. */
-export class RandomRouter implements BindableRouter {
-  readonly #all = new BindingList();
+export class RandomRouter extends ListRouter {
   readonly #random: () => number;
 
   /**
@@ -29,33 +21,18 @@ export class RandomRouter implements BindableRouter {
    * @default Math.random
    */
   constructor(random: () => number = Math.random) {
+    super();
     this.#random = random;
   }
 
   route(_input: RoutingInput, out: RouteSink): void {
-    const all = this.#all.items;
+    const all = this.list;
     const n = all.length;
     if (n === 0) return;
     // min() guards a source that returns 1 (outside the contract, but cheap to survive).
     const d = all[Math.min(n - 1, Math.floor(this.#random() * n))].destination;
     if (d.kind === "queue") out.queue(d.name);
     else out.exchange(d.name);
-  }
-
-  bind(binding: Binding): boolean {
-    return this.#all.add(binding);
-  }
-
-  unbind(binding: Binding): boolean {
-    return this.#all.remove(binding);
-  }
-
-  bindings(): Iterable<Binding> {
-    return this.#all;
-  }
-
-  get size(): number {
-    return this.#all.size;
   }
 }
 
