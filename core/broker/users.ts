@@ -58,6 +58,12 @@ export class UserStore {
     return [...this.#users.keys()];
   }
 
+  /** A user's public record (name, tags), or undefined. Never the password. */
+  get(name: string): User | undefined {
+    const u = this.#users.get(name);
+    return u && { name: u.name, tags: u.tags, loopbackOnly: u.loopbackOnly };
+  }
+
   /**
    * Checks a login. Returns the user, or a reason for the log (never sent to the client,
    * which only learns that the login was refused).
