@@ -23,7 +23,26 @@ export { Consumer } from "./broker/consumer.ts";
 export { Exchange } from "./broker/exchange.ts";
 export { Delivery, Message } from "./broker/message.ts";
 export { Queue } from "./broker/queue.ts";
-export { isLoopback, type User, UserStore } from "./broker/users.ts";
+export {
+  checkPassword,
+  HASHING_ALGORITHM,
+  hashPassword,
+  isLoopback,
+  type User,
+  type UserChange,
+  type UserOptions,
+  type UserRecord,
+  UserStore,
+} from "./broker/users.ts";
+export {
+  type Access,
+  accessToResourceRefused,
+  type Permission,
+  type PermissionChange,
+  PermissionStore,
+  ResourceAccess,
+  type ResourceKind,
+} from "./broker/permissions.ts";
 export { VHost } from "./broker/vhost.ts";
 export { Connection } from "./protocol/connection.ts";
 export { Channel } from "./protocol/channel.ts";

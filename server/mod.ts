@@ -38,8 +38,17 @@ export interface BrokerOptions {
   logLevel?: LogLevel;
   /** Plugins registered in addition to the built-in ones. */
   plugins?: readonly RouterPlugin[];
-  /** Users besides the default guest (who may connect from loopback only). */
+  /**
+   * Users created at start, besides guest; each gets full permissions (configure, write and read
+   * `.*`) on the vhost "/". The password is hashed at once and never kept in clear.
+   */
   users?: readonly { name: string; password: string; tags?: string[] }[];
+  /**
+   * Create the default user guest/guest (tag administrator, full permissions on "/", allowed
+   * from loopback addresses only), as RabbitMQ does on a fresh install. False locks a fresh
+   * install down to the `users` given. @default true
+   */
+  guest?: boolean;
   /** Force a runtime's transport (default: the one this code runs on). */
   runtime?: "deno" | "bun";
 }
@@ -84,8 +93,15 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
   const broker = new Broker({ config, log, now: Date.now(), clock: Date.now });
   for (const p of DEFAULT_PLUGINS) broker.register(p);
   for (const p of options.plugins ?? []) broker.register(p);
-  broker.users.put("guest", "guest", { tags: ["administrator"], loopbackOnly: true });
-  for (const u of options.users ?? []) broker.users.put(u.name, u.password, { tags: u.tags });
+  const everything = { configure: ".*", write: ".*", read: ".*" };
+  if (options.guest ?? true) {
+    broker.users.put("guest", "guest", { tags: ["administrator"], loopbackOnly: true });
+    broker.permissions.set("guest", "/", everything);
+  }
+  for (const u of options.users ?? []) {
+    broker.users.put(u.name, u.password, { tags: u.tags });
+    broker.permissions.set(u.name, "/", everything);
+  }
   broker.addVHost("/");
 
   const listen: Listen = runtime === "bun"

@@ -13,6 +13,7 @@ import { Connection } from "../protocol/connection.ts";
 import type { Message } from "./message.ts";
 import type { Transport } from "../transport.ts";
 import type { ExchangeTypePlugin, RouterPlugin, StagePlugin } from "./router.ts";
+import { PermissionStore } from "./permissions.ts";
 import { UserStore } from "./users.ts";
 import { VHost } from "./vhost.ts";
 
@@ -71,6 +72,8 @@ export class Broker {
   readonly config: BrokerConfig;
   readonly log: Logger;
   readonly users = new UserStore();
+  /** Per-user per-vhost configure / write / read patterns, checked by channels. */
+  readonly permissions = new PermissionStore();
   readonly vhosts = new Map<string, VHost>();
   readonly connections = new Set<Connection>();
   /**
@@ -94,6 +97,14 @@ export class Broker {
     this.log = options.log ?? SILENT_LOGGER;
     this.now = options.now ?? 0;
     this.clock = options.clock ?? (() => this.now);
+    this.users.onChange((change) => {
+      if (change.kind !== "delete") return;
+      // As RabbitMQ: a deleted user's connections are closed and its permissions go.
+      this.permissions.clearUser(change.name);
+      for (const c of this.connections) {
+        if (c.user?.name === change.name) c.forceClose(`user '${change.name}' is deleted`);
+      }
+    });
   }
 
   /**
@@ -145,6 +156,26 @@ export class Broker {
       this.vhosts.set(name, v);
     }
     return v;
+  }
+
+  /**
+   * Deletes a vhost as RabbitMQ does: its connections are closed with 320 CONNECTION_FORCED
+   * ("vhost 'x' is deleted"), then its queues (with their messages) and exchanges go, and the
+   * permissions on it.
+   *
+   * @returns false if there was no such vhost
+   */
+  deleteVHost(name: string): boolean {
+    const v = this.vhosts.get(name);
+    if (!v) return false;
+    for (const c of this.connections) {
+      if (c.vhost === v) c.forceClose(`vhost '${name}' is deleted`);
+    }
+    this.vhosts.delete(name);
+    for (const q of [...v.queues.values()]) v.removeQueue(q);
+    v.exchanges.clear();
+    this.permissions.clearVHost(name);
+    return true;
   }
 
   /** Accepts a new client socket. The server feeds the returned Connection bytes and events. */

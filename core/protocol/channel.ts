@@ -25,6 +25,7 @@ import {
   withReplyTo,
 } from "../broker/message.ts";
 import type { Exchange } from "../broker/exchange.ts";
+import { ResourceAccess } from "../broker/permissions.ts";
 import type { Queue } from "../broker/queue.ts";
 import type { VHost } from "../broker/vhost.ts";
 import { accessRefused, AmqpError, notFound, preconditionFailed } from "../errors.ts";
@@ -101,7 +102,11 @@ export class Channel implements ConsumerChannel {
   constructor(conn: Connection, readonly id: number) {
     this.#conn = conn;
     this.#vhost = conn.vhost!;
+    this.#access = new ResourceAccess(conn.broker.permissions, conn.user!.name, this.#vhost.name);
   }
+
+  /** The user's permissions in this vhost, checked before each operation as RabbitMQ checks them. */
+  readonly #access: ResourceAccess;
 
   /** Consumers on this channel. */
   get consumers(): ReadonlyMap<string, Consumer> {
@@ -271,8 +276,19 @@ export class Channel implements ConsumerChannel {
         return;
 
       case METHOD.QUEUE_DECLARE: {
+        const name = m.queue === "" ? randomName("amq.gen-") : m.queue;
+        // RabbitMQ's order: reserved name (left to the vhost), configure, then, for a new queue
+        // with a dead-letter exchange, read on the queue and write on that exchange.
+        if (!m.passive && (m.queue === "" || !m.queue.startsWith("amq."))) {
+          this.#access.check("configure", "queue", name);
+          const dlx = m.arguments["x-dead-letter-exchange"];
+          if (typeof dlx === "string" && !vhost.queues.has(name)) {
+            this.#access.check("read", "queue", name);
+            this.#access.check("write", "exchange", dlx);
+          }
+        }
         const q = vhost.declareQueue({
-          name: m.queue === "" ? randomName("amq.gen-") : m.queue,
+          name,
           serverNamed: m.queue === "",
           passive: m.passive,
           durable: m.durable,
@@ -296,21 +312,25 @@ export class Channel implements ConsumerChannel {
       case METHOD.QUEUE_BIND: {
         const name = this.#queueName(m.queue);
         const key = m.routingKey === "" && m.queue === "" ? name : m.routingKey;
+        this.#checkBind("queue", name, m.exchange);
         vhost.bindQueue(name, conn, m.exchange, key, m.arguments);
         if (!m.nowait) conn.sendMethod(this.id, { id: METHOD.QUEUE_BIND_OK });
         return;
       }
       case METHOD.QUEUE_UNBIND:
+        this.#checkBind("queue", this.#queueName(m.queue), m.exchange);
         vhost.unbindQueue(this.#queueName(m.queue), conn, m.exchange, m.routingKey, m.arguments);
         conn.sendMethod(this.id, { id: METHOD.QUEUE_UNBIND_OK });
         return;
       case METHOD.QUEUE_PURGE: {
+        this.#access.check("read", "queue", this.#queueName(m.queue));
         const n = vhost.queueFor(this.#queueName(m.queue), conn).purge();
         if (!m.nowait) conn.sendMethod(this.id, { id: METHOD.QUEUE_PURGE_OK, messageCount: n });
         return;
       }
       case METHOD.QUEUE_DELETE: {
         const name = this.#queueName(m.queue);
+        this.#access.check("configure", "queue", name);
         const q = vhost.queues.get(name);
         const n = vhost.deleteQueue(name, conn, m.ifUnused, m.ifEmpty);
         if (q) conn.exclusiveQueues.delete(q);
@@ -319,6 +339,17 @@ export class Channel implements ConsumerChannel {
       }
 
       case METHOD.EXCHANGE_DECLARE:
+        // RabbitMQ's order: unknown type and the default exchange (both left to the vhost),
+        // configure, then, for a new exchange with an alternate exchange, read on it and write
+        // on the alternate.
+        if (!m.passive && m.exchange !== "" && conn.broker.exchangeType(m.type) !== undefined) {
+          this.#access.check("configure", "exchange", m.exchange);
+          const ae = m.arguments["alternate-exchange"];
+          if (typeof ae === "string" && !vhost.exchanges.has(m.exchange) && !m.exchange.startsWith("amq.")) {
+            this.#access.check("read", "exchange", m.exchange);
+            this.#access.check("write", "exchange", ae);
+          }
+        }
         vhost.declareExchange({
           name: m.exchange,
           type: m.type,
@@ -331,14 +362,20 @@ export class Channel implements ConsumerChannel {
         if (!m.nowait) conn.sendMethod(this.id, { id: METHOD.EXCHANGE_DECLARE_OK });
         return;
       case METHOD.EXCHANGE_DELETE:
+        // The default and amq.* exchanges are refused first, by the vhost.
+        if (m.exchange !== "" && !m.exchange.startsWith("amq.")) {
+          this.#access.check("configure", "exchange", m.exchange);
+        }
         vhost.deleteExchange(m.exchange, m.ifUnused);
         if (!m.nowait) conn.sendMethod(this.id, { id: METHOD.EXCHANGE_DELETE_OK });
         return;
       case METHOD.EXCHANGE_BIND:
+        this.#checkBind("exchange", m.destination, m.source);
         vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments);
         if (!m.nowait) conn.sendMethod(this.id, { id: METHOD.EXCHANGE_BIND_OK });
         return;
       case METHOD.EXCHANGE_UNBIND:
+        this.#checkBind("exchange", m.destination, m.source);
         vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments);
         if (!m.nowait) conn.sendMethod(this.id, { id: METHOD.EXCHANGE_UNBIND_OK });
         return;
@@ -389,6 +426,17 @@ export class Channel implements ConsumerChannel {
     throw new AmqpError("COMMAND_INVALID", "unimplemented method");
   }
 
+  /**
+   * Permissions of a bind or unbind, in RabbitMQ's order: write on the destination, then (unless
+   * an end is the default exchange, which the vhost refuses) read on the source exchange.
+   */
+  #checkBind(kind: "queue" | "exchange", destination: string, source: string): void {
+    this.#access.check("write", kind, destination);
+    if (source !== "" && (kind === "queue" || destination !== "")) {
+      this.#access.check("read", "exchange", source);
+    }
+  }
+
   /** Resolves the empty-name shortcut to the last queue declared on this channel. */
   #queueName(name: string): string {
     if (name !== "") return name;
@@ -417,11 +465,22 @@ export class Channel implements ConsumerChannel {
     if (m.immediate) throw new AmqpError("NOT_IMPLEMENTED", "immediate=true");
     const vhost = this.#vhost;
     const exchange = vhost.exchanges.get(m.exchange);
+    this.#access.check("write", "exchange", m.exchange); // cached: no regex per message
     if (exchange === undefined) throw notFound("exchange", m.exchange, vhost.name);
     if (exchange.options.internal) {
       throw accessRefused(`cannot publish to internal exchange '${m.exchange}' in vhost '${vhost.name}'`);
     }
     const properties = message.rawProperties;
+    // user-id (property flag bit 4) must name the user who logged in, unless it is an impersonator.
+    if ((properties[1] & 0x10) !== 0) {
+      const claimed = message.properties.userId!;
+      const user = this.#conn.user!;
+      if (claimed !== user.name && !user.tags.includes("impersonator")) {
+        throw preconditionFailed(
+          `user_id property set to '${claimed}' but authenticated user was '${user.name}'`,
+        );
+      }
+    }
     if (hasReplyTo(properties) && message.properties.replyTo === REPLY_TO) {
       // A request expecting a direct reply: its reply-to names this channel's reply consumer.
       if (this.#replies === null) throw preconditionFailed("fast reply consumer does not exist");
@@ -530,6 +589,7 @@ export class Channel implements ConsumerChannel {
   ): void {
     const conn = this.#conn;
     if (queueName === REPLY_TO) return this.#consumeReplies(tag, noAck, nowait);
+    this.#access.check("read", "queue", this.#queueName(queueName));
     const q = this.#vhost.queueFor(this.#queueName(queueName), conn);
     if (tag === "") tag = randomName("amq.ctag-");
     if (this.#consumers.has(tag)) {
@@ -597,6 +657,7 @@ export class Channel implements ConsumerChannel {
   }
 
   #get(queueName: string, noAck: boolean): void {
+    this.#access.check("read", "queue", this.#queueName(queueName));
     const q = this.#vhost.queueFor(this.#queueName(queueName), this.#conn);
     q.touch();
     const d = q.take();

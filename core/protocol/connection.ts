@@ -433,6 +433,12 @@ export class Connection implements FrameHandler {
     if (!vhost) {
       throw new AmqpError("NOT_ALLOWED", `vhost ${vhostName} not found`).forMethod(10, 40);
     }
+    // Any permission entry for the vhost lets the user in, whatever its patterns (RabbitMQ).
+    const user = this.user!.name;
+    if (this.broker.permissions.get(user, vhostName) === undefined) {
+      throw new AmqpError("NOT_ALLOWED", `access to vhost '${vhostName}' refused for user '${user}'`)
+        .forMethod(10, 40);
+    }
     this.vhost = vhost;
     this.#state = "open";
     this.sendMethod(0, { id: METHOD.CONNECTION_OPEN_OK, knownHosts: "" });

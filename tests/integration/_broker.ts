@@ -9,6 +9,8 @@
 // A spawned broker gets `--port 0 --host 127.0.0.1 --log-level error`, a private temporary --data-dir,
 // --heartbeat / --frame-max when asked, and handshakeTimeout through a temporary --config JSON file.
 
+import type { Broker } from "../../core/mod.ts";
+
 export interface BrokerOptions {
   /** Heartbeat the server proposes in connection.tune, in seconds. */
   heartbeat?: number;
@@ -21,6 +23,8 @@ export interface BrokerOptions {
 export interface TestBroker {
   /** amqp://guest:guest@host:port/ */
   url: string;
+  /** The kernel, when Warren runs in this process (to create users, vhosts, permissions). */
+  kernel?: Broker;
   host: string;
   port: number;
   /** Stops the broker (a no-op for an external one). */
@@ -189,6 +193,7 @@ function externalBroker(url: string, opts: BrokerOptions): TestBroker {
 }
 
 interface WarrenHandle {
+  broker: Broker;
   port: number;
   host: string;
   close(): Promise<void>;
@@ -212,6 +217,7 @@ async function inProcessBroker(opts: BrokerOptions): Promise<TestBroker> {
   let stopped = false;
   return {
     url: `amqp://guest:guest@${b.host}:${b.port}/`,
+    kernel: b.broker,
     host: b.host,
     port: b.port,
     async stop() {
