@@ -19,10 +19,12 @@ export * from "./transport.ts";
 export * from "./wire/mod.ts";
 export * from "./broker/broker.ts";
 export * from "./broker/router.ts";
+export * from "./broker/store.ts";
 export { Consumer } from "./broker/consumer.ts";
 export { Exchange } from "./broker/exchange.ts";
 export { Delivery, Message } from "./broker/message.ts";
 export { Queue } from "./broker/queue.ts";
+export { MessageStats } from "./broker/stats.ts";
 export {
   checkPassword,
   HASHING_ALGORITHM,

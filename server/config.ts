@@ -34,6 +34,8 @@ Options:
   --port N            AMQP port (default 5672; 0 picks a free port)
   --host ADDR         address to listen on (default 0.0.0.0)
   --data-dir DIR      directory for durable state (default ./data)
+  --sync MODE         always: confirm persistent messages once fsynced (default);
+                      none: once written to the OS (survives a crash, not a power cut)
   --http-port N       port reserved for the HTTP management API (default 15672)
   --log-level LEVEL   debug | info | warn | error | none (default info)
   --heartbeat S       heartbeat interval offered to clients, seconds (default 60; 0 disables)
@@ -42,7 +44,7 @@ Options:
   --config FILE       JSON config file; flags override it
   -h, --help          show this help
 
-Config file keys: port, host, dataDir, httpPort, logLevel, heartbeat, frameMax, channelMax,
+Config file keys: port, host, dataDir, sync, httpPort, logLevel, heartbeat, frameMax, channelMax,
 handshakeTimeout (ms), maxMessageSize (bytes), users ([{ "name", "password", "tags" }]).
 `;
 
@@ -89,6 +91,7 @@ export function parseSettings(
         port: { type: "string" },
         host: { type: "string" },
         "data-dir": { type: "string" },
+        sync: { type: "string" },
         "http-port": { type: "string" },
         "log-level": { type: "string" },
         heartbeat: { type: "string" },
@@ -125,6 +128,7 @@ export function parseSettings(
       "port",
       "host",
       "dataDir",
+      "sync",
       "httpPort",
       "logLevel",
       "heartbeat",
@@ -152,6 +156,13 @@ export function parseSettings(
   if (dataDir !== undefined) {
     if (typeof dataDir !== "string" || dataDir === "") throw new TypeError(`Invalid data dir "${dataDir}"`);
     s.dataDir = dataDir;
+  }
+  const sync = pick(f.sync, "sync");
+  if (sync !== undefined) {
+    if (sync !== "always" && sync !== "none") {
+      throw new RangeError(`Invalid sync "${sync}": expected always or none`);
+    }
+    s.sync = sync;
   }
   const httpPort = pick(f["http-port"], "httpPort");
   if (httpPort !== undefined) s.httpPort = int("http port", httpPort, 0, 65535);

@@ -15,6 +15,9 @@ import type { Transport } from "../transport.ts";
 import type { ExchangeTypePlugin, RouterPlugin, StagePlugin } from "./router.ts";
 import { PermissionStore } from "./permissions.ts";
 import { UserStore } from "./users.ts";
+import { MessageStats } from "./stats.ts";
+import { DEFAULT_WINDOW, type QueueWindow } from "./queue.ts";
+import type { MessageStore } from "./store.ts";
 import { VHost } from "./vhost.ts";
 
 /** Log sink injected by the server. */
@@ -53,6 +56,8 @@ export interface BrokerConfig {
    * the broker's CPU is the bottleneck. @default 100
    */
   publishBudget: number;
+  /** Ready messages (and body bytes) each queue keeps in memory when a store is attached. */
+  queueWindow: QueueWindow;
 }
 
 /** Defaults, as RabbitMQ ships them. */
@@ -65,6 +70,7 @@ export const DEFAULT_CONFIG: BrokerConfig = {
   serverProperties: {},
   flowBacklog: 1000,
   publishBudget: 100,
+  queueWindow: DEFAULT_WINDOW,
 };
 
 /** The kernel. */
@@ -76,6 +82,8 @@ export class Broker {
   readonly permissions = new PermissionStore();
   readonly vhosts = new Map<string, VHost>();
   readonly connections = new Set<Connection>();
+  /** Message counters (management API, metrics). */
+  readonly stats = new MessageStats();
   /**
    * Direct reply-to: the channels consuming from `amq.rabbitmq.reply-to`, by the token their
    * requests carry in `reply-to` (`amq.rabbitmq.reply-to.<token>`). A reply is handed straight to
@@ -86,6 +94,11 @@ export class Broker {
   readonly #stagePlugins: StagePlugin[] = [];
   /** Coarse time in ms, advanced by `tick()`. */
   now: number;
+  /**
+   * The message store (set by the server before vhosts are restored); null keeps every message
+   * in memory only, as in-process tests do.
+   */
+  store: MessageStore | null = null;
 
   /**
    * @param options partial config, a logger, and the start time (ms)
@@ -152,7 +165,14 @@ export class Broker {
     if (!v) {
       v = new VHost(name, this, (plugin, err) => {
         this.log.error("plugin failed", { plugin, error: err instanceof Error ? err.stack : String(err) });
-      }, { now: () => this.now, clock: this.clock, log: this.log });
+      }, {
+        now: () => this.now,
+        clock: this.clock,
+        log: this.log,
+        store: () => this.store,
+        definitionsChanged: () => this.store?.definitionsChanged(),
+        window: this.config.queueWindow,
+      });
       this.vhosts.set(name, v);
     }
     return v;

@@ -21,6 +21,12 @@ export class Message {
   #decoded: BasicProperties | undefined;
   /** Per-message TTL in ms from its `expiration` property; Infinity without one. */
   ttl = Infinity;
+  /** Where the store wrote it (see `MessageStore.write`); -1 while it lives only in memory. */
+  location = -1;
+  /** Length of its stored record. */
+  recordLength = 0;
+  /** Set when a durable queue's journal took it: a confirm then waits for the store's sync. */
+  journaled = false;
 
   /**
    * @param exchange the exchange it was published to
@@ -34,6 +40,21 @@ export class Message {
     readonly rawProperties: Uint8Array,
     readonly body: Uint8Array,
   ) {}
+
+  /**
+   * delivery-mode 2: kept across restarts when it sits in a durable queue. Read from the raw
+   * properties (skipping content-type, content-encoding and headers) without decoding them.
+   */
+  get persistent(): boolean {
+    const b = this.rawProperties;
+    const flags = b[0];
+    if ((flags & 0x10) === 0) return false;
+    let p = 2;
+    if (flags & 0x80) p += 1 + b[p];
+    if (flags & 0x40) p += 1 + b[p];
+    if (flags & 0x20) p += 4 + ((b[p] << 24 | b[p + 1] << 16 | b[p + 2] << 8 | b[p + 3]) >>> 0);
+    return b[p] === 2;
+  }
 
   /** Decoded properties (decoded once, on first use). */
   get properties(): BasicProperties {
@@ -60,6 +81,11 @@ export class Delivery {
   returns = 0;
   /** When it was last delivered to a consumer (ms, coarse broker time), for `x-consumer-timeout`. */
   deliveredAt = 0;
+  /** Where its record is when the queue's journal holds it (the queue is durable, the message
+   * persistent); -1 otherwise. Kept here because `message` may be replaced by a copy. */
+  location = -1;
+  /** Length of that record. */
+  recordLength = 0;
 
   /**
    * @param message the message (replaced by a copy carrying `x-delivery-count` when it returns

@@ -5,16 +5,22 @@
  * head in original order, and the queue's flags. It does not own unacked messages: those sit in
  * the unacked list of the channel they were delivered on until acked or requeued.
  *
+ * With a store attached, a durable queue journals its persistent messages (enqueued, first
+ * delivered, removed for good), and every FIFO queue keeps at most a window of ready messages
+ * in memory: the rest wait on disk in a `PagedList` and come back in order as the window drains.
+ *
  * @module
  */
 
 import type { FieldTable, FieldValue } from "../wire/field_table.ts";
 import type { Consumer } from "./consumer.ts";
 import { Deque } from "./deque.ts";
+import { MessageStats } from "./stats.ts";
 import { ExpiryHeap } from "./expiry_heap.ts";
 import { PriorityDeque } from "./priority_deque.ts";
 import { Delivery, type Message, withDeliveryCount } from "./message.ts";
 import type { DeadLetterReason, Owner, Router } from "./router.ts";
+import { type MessageStore, PagedList, type QueueJournal } from "./store.ts";
 
 /** What a full queue does with one more message (`x-overflow`). */
 export type Overflow = "drop-head" | "reject-publish" | "reject-publish-dlx";
@@ -58,14 +64,37 @@ export interface QueueOptions {
   readonly consumerTimeout?: number;
   /** Coarse broker time in ms. @default Date.now */
   readonly clock?: () => number;
+  /** Ready messages kept in memory before new ones are paged to disk (with a store). */
+  readonly window?: QueueWindow;
 }
+
+/** How much of a queue stays in memory when a store is attached. */
+export interface QueueWindow {
+  /** Ready messages in memory before paging starts. */
+  readonly messages: number;
+  /** Body bytes of ready messages in memory before paging starts. */
+  readonly bytes: number;
+}
+
+/** The default window: enough to keep consumers fed from memory, small enough for many queues. */
+export const DEFAULT_WINDOW: QueueWindow = { messages: 8192, bytes: 16 * 1024 * 1024 };
+
+/** Messages read back from disk at a time when the window drains. */
+const PAGE_IN_BATCH = 512;
 
 /** A classic in-memory queue. */
 export class Queue implements Owner {
   /** Ready deliveries: FIFO, or by priority under `x-max-priority`. */
   readonly #ready: Deque<Delivery> | PriorityDeque;
-  /** Body bytes of the ready messages (for `x-max-length-bytes`). */
+  /** Body bytes of the ready messages in memory (for `x-max-length-bytes` and the window). */
   #bytes = 0;
+  /** Ready messages on disk, after those in memory (only with a store). */
+  readonly #paged = new PagedList();
+  readonly #window: QueueWindow;
+  /** The message store, for journaling and paging; null keeps everything in memory. */
+  #store: MessageStore | null = null;
+  /** This queue's journal: durable queues in a broker with a store. */
+  #journal: QueueJournal | null = null;
   readonly limits: QueueLimits;
   readonly messageTtl: number;
   readonly expires: number;
@@ -93,6 +122,8 @@ export class Queue implements Owner {
   hadConsumer = false;
   /** Set when the queue is deleted; deliveries and requeues to it are dropped. */
   deleted = false;
+  /** Message counters (management API, metrics). */
+  readonly stats = new MessageStats();
   /** Routing epoch mark, used by the vhost to remove duplicates without a Set per publish. */
   routeMark = 0;
 
@@ -110,6 +141,26 @@ export class Queue implements Owner {
     this.consumerTimeout = options.consumerTimeout ?? Infinity;
     this.#clock = options.clock ?? Date.now;
     this.lastUsed = this.#clock();
+    this.#window = options.window ?? DEFAULT_WINDOW;
+  }
+
+  /**
+   * Attaches the message store: paging for every FIFO queue, and a journal for a durable one
+   * (persistent messages are then written and survive a restart).
+   */
+  attachStore(store: MessageStore, journal: QueueJournal | null): void {
+    this.#store = store;
+    this.#journal = journal;
+  }
+
+  /** A message found in the journal at start-up: queued at the tail, on disk until needed. */
+  restore(location: number, length: number, bodyLength: number, delivered: boolean): void {
+    this.#paged.push(location, length, bodyLength, { redelivered: delivered, journaled: true }, Infinity);
+  }
+
+  /** Ready messages waiting on disk (not counted in memory). */
+  get pagedCount(): number {
+    return this.#paged.length;
   }
 
   /** Marks the queue used now (for `x-expires`). */
@@ -124,7 +175,7 @@ export class Queue implements Owner {
 
   /** Body bytes of the ready messages. */
   get messageBytes(): number {
-    return this.#bytes;
+    return this.#bytes + this.#paged.bodyBytes;
   }
 
   /** Hands a message to the dead-letter stage (a no-op without a dead-letter exchange). */
@@ -134,7 +185,7 @@ export class Queue implements Owner {
 
   /** Ready messages (not counting unacked ones). */
   get messageCount(): number {
-    return this.#ready.length - this.#stale;
+    return this.#ready.length - this.#stale + this.#paged.length;
   }
 
   /** Active consumers. */
@@ -162,14 +213,44 @@ export class Queue implements Owner {
     const limits = this.limits;
     if (
       limits.overflow !== "drop-head" &&
-      (this.messageCount >= limits.maxLength || this.#bytes + message.body.length > limits.maxLengthBytes)
+      (this.messageCount >= limits.maxLength ||
+        this.messageBytes + message.body.length > limits.maxLengthBytes)
     ) {
       if (limits.overflow === "reject-publish-dlx") this.deadLetter(message, "maxlen");
       return false;
     }
+    this.stats.publish++;
+    const ttl = Math.min(this.messageTtl, message.ttl);
+    const store = this.#store;
+    let journaled = false;
+    if (store !== null) {
+      if (this.#journal !== null && message.persistent) {
+        store.write(message);
+        this.#journal.enqueued(message.location, message.recordLength, message.body.length);
+        message.journaled = journaled = true;
+      }
+      if (this.#shouldPage() && ttl !== 0) {
+        // Past the window: the message waits on disk, behind those already there.
+        if (!journaled) {
+          store.write(message);
+          store.retain(message.location);
+        }
+        const expiresAt = ttl === Infinity ? Infinity : this.#clock() + ttl;
+        this.#paged.push(message.location, message.recordLength, message.body.length, {
+          redelivered: false,
+          journaled,
+        }, expiresAt);
+        if (limits !== UNLIMITED) this.#dropOverflow();
+        if (this.#consumers.length > 0 && this.#ready.length === 0) this.drain();
+        return true;
+      }
+    }
     const d = new Delivery(message, this);
     d.ready = true;
-    const ttl = Math.min(this.messageTtl, message.ttl);
+    if (journaled) {
+      d.location = message.location;
+      d.recordLength = message.recordLength;
+    }
     if (ttl !== Infinity) {
       d.expiresAt = this.#clock() + ttl;
       this.#expiry.push(d);
@@ -187,9 +268,71 @@ export class Queue implements Owner {
       this.#stale++;
       this.#bytes -= message.body.length;
       this.deadLetter(message, "expired");
+      this.settled(d);
     }
     if (limits !== UNLIMITED) this.#dropOverflow();
     return true;
+  }
+
+  /** True when a new message should go to disk: some already wait there, or memory is full. */
+  #shouldPage(): boolean {
+    return this.#paged.length > 0 ||
+      (this.#ready.length - this.#stale >= this.#window.messages || this.#bytes >= this.#window.bytes) &&
+        !(this.#ready instanceof PriorityDeque);
+  }
+
+  /**
+   * Reads paged messages back into memory, in order, up to a batch. A record that is missing
+   * or damaged (reported by the store) is dropped. Returns false when nothing was left on disk.
+   */
+  #pageIn(): boolean {
+    const paged = this.#paged;
+    const store = this.#store!;
+    if (paged.length === 0) return false;
+    const room = Math.max(1, Math.min(PAGE_IN_BATCH, this.#window.messages - this.#ready.length));
+    for (let n = 0; n < room && paged.length > 0; n++) {
+      const location = paged.headLocation;
+      const length = paged.headLength;
+      const journaled = paged.headJournaled;
+      const redelivered = paged.headRedelivered;
+      const expiresAt = paged.headExpiresAt;
+      paged.shift();
+      const message = store.read(location, length);
+      if (!journaled) store.release(location);
+      if (message === null) {
+        if (journaled) this.#journal?.removed(location, length);
+        continue;
+      }
+      const d = new Delivery(message, this, redelivered);
+      d.ready = true;
+      if (journaled) {
+        d.location = location;
+        d.recordLength = length;
+      }
+      if (expiresAt !== Infinity) {
+        d.expiresAt = expiresAt;
+        this.#expiry.push(d);
+      }
+      this.#ready.push(d);
+      this.#bytes += message.body.length;
+    }
+    return true;
+  }
+
+  /**
+   * A delivery left the queue for good (acked, rejected, expired, dropped, auto-acked): its
+   * journal entry is closed. Cheap for messages that were never journaled.
+   */
+  settled(d: Delivery): void {
+    if (d.location >= 0) {
+      this.#journal?.removed(d.location, d.recordLength);
+      d.location = -1;
+    }
+  }
+
+  /** A journaled delivery goes to a consumer for the first time: recovered later, it is redelivered. */
+  markDelivered(d: Delivery): void {
+    if (d.location >= 0 && !d.redelivered) this.#journal?.delivered(d.location, d.recordLength);
   }
 
   /** drop-head: the oldest ready messages go until the queue is within its limits. */
@@ -199,6 +342,7 @@ export class Queue implements Owner {
       const d = this.#shift();
       if (d === undefined) break;
       this.deadLetter(d.message, "maxlen");
+      this.settled(d);
     }
   }
 
@@ -206,7 +350,10 @@ export class Queue implements Owner {
   #shift(): Delivery | undefined {
     for (;;) {
       const d = this.#ready.shift();
-      if (d === undefined) return undefined;
+      if (d === undefined) {
+        if (this.#pageIn()) continue;
+        return undefined;
+      }
       if (!d.ready) {
         this.#stale--;
         continue;
@@ -216,6 +363,7 @@ export class Queue implements Owner {
       if (d.expiresAt !== Infinity && d.expiresAt <= this.#clock() && d !== this.#fresh) {
         // Never deliver an expired message, even between two expiry sweeps.
         this.deadLetter(d.message, "expired");
+        this.settled(d);
         continue;
       }
       return d;
@@ -235,11 +383,17 @@ export class Queue implements Owner {
       this.#stale++;
       this.#bytes -= d.message.body.length;
       this.deadLetter(d.message, "expired");
+      this.settled(d);
     }
     // Expired entries at the head go at once, so the deque does not hold them until a delivery.
     while (this.#ready.length > 0 && !this.#ready.peek()!.ready) {
       this.#ready.shift();
       this.#stale--;
+    }
+    // Paged messages expire as they come back: when memory is empty and the next one on disk
+    // is due, read them in (the loop above expires them on the next tick, or #shift at once).
+    if (this.#ready.length === 0 && this.#paged.length > 0 && this.#paged.headExpiresAt <= now) {
+      this.#pageIn();
     }
   }
 
@@ -263,6 +417,7 @@ export class Queue implements Owner {
         d.returns++;
         if (d.returns > limit) {
           this.deadLetter(d.message, "delivery_limit");
+          this.settled(d);
           continue;
         }
         d.message = withDeliveryCount(d.message, d.returns);
@@ -278,9 +433,32 @@ export class Queue implements Owner {
     this.drain();
   }
 
+  /**
+   * The queue is being deleted: its ready messages go, and its journal with everything in it
+   * (unacked deliveries settled later find no journal).
+   */
+  dropMessages(): number {
+    const journal = this.#journal;
+    this.#journal = null;
+    const n = this.purge();
+    journal?.drop();
+    return n;
+  }
+
   /** Removes all ready messages; returns how many. */
   purge(): number {
     const n = this.messageCount;
+    if (this.#journal !== null) {
+      for (let d = this.#ready.shift(); d !== undefined; d = this.#ready.shift()) {
+        if (d.ready) this.settled(d);
+      }
+    }
+    const paged = this.#paged;
+    while (paged.length > 0) {
+      if (paged.headJournaled) this.#journal?.removed(paged.headLocation, paged.headLength);
+      else this.#store!.release(paged.headLocation);
+      paged.shift();
+    }
     this.#ready.clear();
     this.#expiry.clear();
     this.#stale = 0;

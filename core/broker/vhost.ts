@@ -28,7 +28,15 @@ import {
 import { Exchange, type ExchangeOptions } from "./exchange.ts";
 import { ExpiryHeap } from "./expiry_heap.ts";
 import { hasHeaders, type Message, routingKeysOf, withDeath } from "./message.ts";
-import { type Overflow, Queue, type QueueLimits, type QueueOptions, UNLIMITED } from "./queue.ts";
+import {
+  type Overflow,
+  Queue,
+  type QueueLimits,
+  type QueueOptions,
+  type QueueWindow,
+  UNLIMITED,
+} from "./queue.ts";
+import type { MessageStore } from "./store.ts";
 import {
   type Binding,
   type DeadLetterReason,
@@ -56,6 +64,12 @@ export interface VHostContext {
   /** Exact time, for due times that must not come early. @default now */
   clock?(): number;
   log: { warn(msg: string, fields?: Record<string, unknown>): void };
+  /** The message store, when the broker has one (queues journal and page through it). */
+  store?(): MessageStore | null;
+  /** Durable exchanges, queues or bindings changed (the store writes the definitions). */
+  definitionsChanged?(): void;
+  /** How much of each queue stays in memory when there is a store. */
+  window?: QueueWindow;
 }
 
 /** Logs a plugin failure without taking the broker down. */
@@ -460,8 +474,15 @@ export class VHost {
       maxPriority: parseMaxPriority(d.args, d.name, this.name),
       consumerTimeout: parseInteger(d.args, "x-consumer-timeout", d.name, this.name, 1),
       clock: this.#context.now,
+      window: this.#context.window,
     });
     checkDeadLetterArgs(d.args, d.name, this.name);
+    const store = this.#context.store?.() ?? null;
+    if (store !== null) {
+      // Exclusive queues die with their connection, so never outlive a restart: no journal.
+      q.attachStore(store, isRecovered(q) ? store.journal(this.name, d.name) : null);
+      if (isRecovered(q)) this.#durableChanged();
+    }
     q.deadLetterStage = this.plugins.deadLetterPlugins().map((p) => ({
       plugin: p.name,
       router: p.create(q),
@@ -528,7 +549,8 @@ export class VHost {
       args: EMPTY_TABLE,
     });
     for (const c of q.removeAllConsumers()) c.channel.cancelledByBroker(c);
-    q.purge();
+    q.dropMessages();
+    if (isRecovered(q)) this.#durableChanged();
     return count;
   }
 
@@ -589,7 +611,23 @@ export class VHost {
     ex.router = plugin ? plugin.create(ex) : new MissingTypeRouter(ex);
     ex.unroutable = this.plugins.unroutablePlugins().map((p) => ({ plugin: p.name, router: p.create(ex) }));
     this.exchanges.set(name, ex);
+    if (o.durable) this.#durableChanged();
     return ex;
+  }
+
+  /** Tells the store that the durable definitions changed. */
+  #durableChanged(): void {
+    this.#context.definitionsChanged?.();
+  }
+
+  /** A binding kept across restarts: both ends durable (and the queue not exclusive). */
+  #isDurableBinding(ex: Exchange, destination: Binding["destination"]): boolean {
+    if (!ex.options.durable) return false;
+    if (destination.kind === "exchange") {
+      return this.exchanges.get(destination.name)?.options.durable === true;
+    }
+    const q = this.queues.get(destination.name);
+    return q !== undefined && isRecovered(q);
   }
 
   /**
@@ -647,6 +685,7 @@ export class VHost {
 
   #removeExchange(ex: Exchange): void {
     this.exchanges.delete(ex.name);
+    if (ex.options.durable) this.#durableChanged();
     for (const b of [...ex.router.bindings()]) {
       ex.router.unbind(b);
       if (b.destination.kind === "queue") this.#forgetQueueBinding(b.destination.name, ex, b);
@@ -696,7 +735,10 @@ export class VHost {
     const ex = this.exchangeFor(exchangeName);
     const queue = this.queueFor(queueName, owner);
     const binding: Binding = { destination: { kind: "queue", name: queue.name }, routingKey, args };
-    if (this.#callBind(ex, binding)) this.#queueBindings.get(queue)?.push({ exchange: ex, binding });
+    if (this.#callBind(ex, binding)) {
+      this.#queueBindings.get(queue)?.push({ exchange: ex, binding });
+      if (this.#isDurableBinding(ex, binding.destination)) this.#durableChanged();
+    }
   }
 
   /** queue.unbind. Unbinding what is not bound, or from a missing exchange or queue, is not an error. */
@@ -714,6 +756,7 @@ export class VHost {
     this.checkExclusive(queue, owner);
     const binding: Binding = { destination: { kind: "queue", name: queue.name }, routingKey, args };
     if (ex.router.unbind(binding)) {
+      if (this.#isDurableBinding(ex, binding.destination)) this.#durableChanged();
       this.#forgetQueueBinding(queue.name, ex, binding);
       this.#maybeAutoDeleteExchange(ex);
     }
@@ -726,7 +769,10 @@ export class VHost {
     }
     const src = this.exchangeFor(source);
     const dest = this.exchangeFor(destination);
-    this.#callBind(src, { destination: { kind: "exchange", name: dest.name }, routingKey, args });
+    const binding: Binding = { destination: { kind: "exchange", name: dest.name }, routingKey, args };
+    if (this.#callBind(src, binding) && this.#isDurableBinding(src, binding.destination)) {
+      this.#durableChanged();
+    }
   }
 
   /** exchange.unbind. Unbinding what is not bound, or a missing exchange, is not an error. */
@@ -735,9 +781,9 @@ export class VHost {
       throw accessRefused("operation not permitted on the default exchange");
     }
     const src = this.exchanges.get(source);
-    if (
-      src && src.router.unbind({ destination: { kind: "exchange", name: destination }, routingKey, args })
-    ) {
+    const binding: Binding = { destination: { kind: "exchange", name: destination }, routingKey, args };
+    if (src && src.router.unbind(binding)) {
+      if (this.#isDurableBinding(src, binding.destination)) this.#durableChanged();
       this.#maybeAutoDeleteExchange(src);
     }
   }
@@ -751,6 +797,11 @@ export class VHost {
       throw new AmqpError("INTERNAL_ERROR", `exchange type '${ex.type}' failed to bind`);
     }
   }
+}
+
+/** A queue that outlives a restart: durable and not exclusive. */
+export function isRecovered(q: Queue): boolean {
+  return q.options.durable && !q.options.exclusive;
 }
 
 /** Queue arguments RabbitMQ compares on redeclare. */

@@ -13,6 +13,7 @@
 
 import { Consumer, type ConsumerChannel } from "../broker/consumer.ts";
 import { Deque } from "../broker/deque.ts";
+import { countAck, countDelivery, countGet } from "../broker/stats.ts";
 import {
   type Delivery,
   hasExpiration,
@@ -92,6 +93,18 @@ export class Channel implements ConsumerChannel {
   // Publishing.
   #confirm = false;
   #publishSeq = 0;
+  /**
+   * Confirms held back in publish order until the store's sync covers them (a persistent
+   * message in a durable queue is confirmed only once on disk): the tag, negated for a nack.
+   * A later confirm never overtakes an earlier one, so acks can use `multiple`.
+   */
+  readonly #heldConfirms = new Deque<number>();
+  /** Highest publish tag whose message waits for the store's sync. */
+  #lastDurableTag = 0;
+  /** A store sync has been asked for on behalf of this channel's held confirms. */
+  #syncRequested = false;
+  /** Set by #route: the message it routed went into a durable queue's journal. */
+  #routedJournaled = false;
   /** The queue most recently declared on this channel, for the empty-name shortcut. */
   #lastQueue = "";
 
@@ -392,8 +405,12 @@ export class Channel implements ConsumerChannel {
         return;
       case METHOD.TX_COMMIT:
         if (!this.#tx) throw preconditionFailed("channel is not transactional");
-        this.#commit();
-        conn.sendMethod(this.id, { id: METHOD.TX_COMMIT_OK });
+        if (this.#commit() && conn.broker.store !== null) {
+          // Persistent messages in durable queues are on disk before commit-ok.
+          conn.broker.store.afterSync(() => {
+            if (this.#state === "open") conn.sendMethod(this.id, { id: METHOD.TX_COMMIT_OK });
+          });
+        } else conn.sendMethod(this.id, { id: METHOD.TX_COMMIT_OK });
         return;
       case METHOD.TX_ROLLBACK:
         if (!this.#tx) throw preconditionFailed("channel is not transactional");
@@ -499,19 +516,71 @@ export class Channel implements ConsumerChannel {
       }
       return this.#confirmPublish(true);
     }
-    this.#confirmPublish(this.#route(exchange, message, m.mandatory));
+    const accepted = this.#route(exchange, message, m.mandatory);
+    this.#confirmPublish(accepted, this.#routedJournaled);
   }
 
-  /** Confirm mode: acks the publish, or nacks it when a queue refused it (x-overflow reject-publish). */
-  #confirmPublish(accepted: boolean): void {
+  /**
+   * Confirm mode: acks the publish, or nacks it when a queue refused it (x-overflow
+   * reject-publish). A publish that reached a durable queue's journal is confirmed after the
+   * store's next sync; confirms after it wait their turn.
+   */
+  #confirmPublish(accepted: boolean, durable = false): void {
     if (!this.#confirm) return;
     const deliveryTag = ++this.#publishSeq;
+    if (!durable && this.#heldConfirms.length === 0) return this.#sendConfirm(deliveryTag, accepted, false);
+    this.#heldConfirms.push(accepted ? deliveryTag : -deliveryTag);
+    if (durable) {
+      this.#lastDurableTag = deliveryTag;
+      this.#requestSync();
+    }
+  }
+
+  #sendConfirm(deliveryTag: number, accepted: boolean, multiple: boolean): void {
     this.#conn.sendMethod(
       this.id,
       accepted
-        ? { id: METHOD.BASIC_ACK, deliveryTag, multiple: false }
+        ? { id: METHOD.BASIC_ACK, deliveryTag, multiple }
         : { id: METHOD.BASIC_NACK, deliveryTag, multiple: false, requeue: false },
     );
+  }
+
+  /** Asks the store for a sync covering every publish so far; held confirms go when it is done. */
+  #requestSync(): void {
+    if (this.#syncRequested) return;
+    const store = this.#conn.broker.store;
+    if (store === null) return;
+    this.#syncRequested = true;
+    const covers = this.#publishSeq;
+    store.afterSync(() => {
+      this.#syncRequested = false;
+      if (this.#state !== "open") return;
+      this.#releaseConfirms(covers);
+      if (this.#lastDurableTag > covers) this.#requestSync();
+    });
+  }
+
+  /**
+   * Sends the held confirms the sync covered, and the ones after them that wait for nothing but
+   * their turn; a run of acks goes as one `multiple` ack.
+   */
+  #releaseConfirms(covers: number): void {
+    const held = this.#heldConfirms;
+    const limit = this.#lastDurableTag > covers ? covers : Infinity;
+    let ackRun = 0;
+    let lastAck = 0;
+    while (held.length > 0 && Math.abs(held.peek()!) <= limit) {
+      const entry = held.shift()!;
+      if (entry > 0) {
+        ackRun++;
+        lastAck = entry;
+        continue;
+      }
+      if (ackRun > 0) this.#sendConfirm(lastAck, true, ackRun > 1);
+      ackRun = 0;
+      this.#sendConfirm(-entry, false, false);
+    }
+    if (ackRun > 0) this.#sendConfirm(lastAck, true, ackRun > 1);
   }
 
   /**
@@ -534,9 +603,12 @@ export class Channel implements ConsumerChannel {
     }
     const queues = this.#vhost.route(exchange, keys, headers);
     const held = this.#vhost.holdDelayed(message, keys);
+    this.#conn.broker.stats.publish++;
     const n = queues.length;
+    this.#routedJournaled = false;
     if (n === 0) {
       if (mandatory && held === 0) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);
+      if (held === 0) this.#conn.broker.stats[mandatory ? "returnUnroutable" : "dropUnroutable"]++;
       return true;
     }
     const backlog = this.#conn.broker.config.flowBacklog;
@@ -548,22 +620,29 @@ export class Channel implements ConsumerChannel {
       if (q.messageCount > backlog && q.consumerCount > 0) contended = true;
     }
     if (contended) this.#conn.publishedUnderContention();
+    this.#routedJournaled = message.journaled;
     return accepted;
   }
 
-  /** tx.commit: the transaction's publishes, then its settlements, in the order they came. */
-  #commit(): void {
+  /**
+   * tx.commit: the transaction's publishes, then its settlements, in the order they came.
+   * Returns true when a publish went into a durable queue's journal (commit-ok waits for disk).
+   */
+  #commit(): boolean {
     const publishes = this.#txPublishes;
     const settles = this.#txSettles;
     this.#txPublishes = [];
     this.#txSettles = [];
+    let journaled = false;
     for (const p of publishes) {
       // An exchange deleted since the publish routes nowhere.
       if (this.#vhost.exchanges.get(p.exchange.name) === p.exchange) {
         this.#route(p.exchange, p.message, p.mandatory);
+        journaled ||= this.#routedJournaled;
       } else if (p.mandatory) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", p.message);
     }
     for (const s of settles) this.#applySettle(s.deliveries, s.outcome);
+    return journaled;
   }
 
   /** tx.rollback: publishes are dropped; settled deliveries become unacked again. */
@@ -662,14 +741,17 @@ export class Channel implements ConsumerChannel {
     q.touch();
     const d = q.take();
     if (d === undefined) {
+      countGet(this.#conn.broker.stats, q.stats, noAck, null);
       this.#conn.sendMethod(this.id, { id: METHOD.BASIC_GET_EMPTY, clusterId: "" });
       return;
     }
     const tag = this.#nextTag++;
     if (!noAck) {
       d.tag = tag;
+      q.markDelivered(d);
       this.#unacked.push(d);
-    }
+    } else q.settled(d);
+    countGet(this.#conn.broker.stats, q.stats, noAck, d.redelivered);
     this.#conn.sendGetOk(this.id, tag, d.redelivered, d.message, q.messageCount);
   }
 
@@ -687,8 +769,10 @@ export class Channel implements ConsumerChannel {
       d.consumer = c;
       d.deliveredAt = this.#conn.broker.now;
       c.unacked++;
+      if (d.location >= 0) d.queue.markDelivered(d);
       this.#unacked.push(d);
-    }
+    } else if (d.location >= 0) d.queue.settled(d);
+    countDelivery(this.#conn.broker.stats, d.queue.stats, c.options.noAck, d.redelivered);
     this.#conn.sendDeliver(this.id, c.tag, tag, d.redelivered, d.message);
   }
 
@@ -763,9 +847,13 @@ export class Channel implements ConsumerChannel {
     if (!multiple && !this.#tx) {
       // Hot path: one ack. Only its queue (or all, under a channel-wide limit) can move on.
       const d = list.removeAt(idx)!;
+      if (outcome === "ack") countAck(this.#conn.broker.stats, d.queue.stats);
       if (d.consumer !== null) d.consumer.unacked--;
       if (outcome === "requeue") d.queue.requeue([d]);
-      else if (outcome === "reject") d.queue.deadLetter(d.message, "rejected");
+      else {
+        if (outcome === "reject") d.queue.deadLetter(d.message, "rejected");
+        if (d.location >= 0) d.queue.settled(d);
+      }
       if (this.#channelPrefetch !== 0) this.resume();
       else d.queue.drain();
       return;
@@ -783,6 +871,7 @@ export class Channel implements ConsumerChannel {
   }
 
   #applySettle(deliveries: Delivery[], outcome: Outcome): void {
+    if (outcome === "ack") { for (const d of deliveries) countAck(this.#conn.broker.stats, d.queue.stats); }
     for (let i = 0; i < deliveries.length; i++) {
       const c = deliveries[i].consumer;
       if (c !== null) c.unacked--;
@@ -791,6 +880,10 @@ export class Channel implements ConsumerChannel {
     if (outcome === "reject") {
       // Rejected without requeue: dead-lettered (reason `rejected`) if the queue has a DLX.
       for (const d of deliveries) d.queue.deadLetter(d.message, "rejected");
+    }
+    for (let i = 0; i < deliveries.length; i++) {
+      const d = deliveries[i];
+      if (d.location >= 0) d.queue.settled(d);
     }
     this.resume();
   }
