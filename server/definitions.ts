@@ -286,29 +286,60 @@ export function parseTags(tags: unknown): string[] {
   return [];
 }
 
+/** The kernel's permission table, as this module uses it (see {@link permissionTable}). */
+export interface PermissionTable {
+  set(user: string, vhost: string, patterns: { configure: string; write: string; read: string }): void;
+  clear(user: string, vhost: string): boolean;
+  get(user: string, vhost: string): PermissionDefinition | undefined;
+  list(filter?: { user?: string; vhost?: string }): PermissionDefinition[];
+  allows?(
+    user: string,
+    vhost: string,
+    access: "configure" | "write" | "read",
+    kind: "queue" | "exchange",
+    name: string,
+  ): boolean;
+}
+
 /**
- * Permissions as the kernel holds them. The seam for the permissions work: until the kernel
- * stores per-vhost permissions (`permissions()` on the user store), every user may configure,
- * write and read everything in every vhost, and that is what is exported.
+ * The broker's permission table (`broker.permissions`), or undefined while the kernel has
+ * none: the seam with the permissions work. Without a table every user may configure, write
+ * and read everything in every vhost, and that is what is listed and exported.
  */
-export function listPermissions(broker: Broker): PermissionDefinition[] {
-  const store = broker.users as unknown as { permissions?(): Iterable<PermissionDefinition> };
-  if (store.permissions) return [...store.permissions()].map((p) => ({ ...p }));
+export function permissionTable(broker: Broker): PermissionTable | undefined {
+  const p = (broker as unknown as { permissions?: PermissionTable }).permissions;
+  return p && typeof p.list === "function" ? p : undefined;
+}
+
+/** Permissions as the kernel holds them (see {@link permissionTable}). */
+export function listPermissions(
+  broker: Broker,
+  filter: { user?: string; vhost?: string } = {},
+): PermissionDefinition[] {
+  const table = permissionTable(broker);
+  if (table) {
+    return table.list(filter).map((p) => ({
+      user: p.user,
+      vhost: p.vhost,
+      configure: p.configure,
+      write: p.write,
+      read: p.read,
+    }));
+  }
   const out: PermissionDefinition[] = [];
   for (const user of broker.users.names()) {
+    if (filter.user !== undefined && user !== filter.user) continue;
     for (const vhost of broker.vhosts.keys()) {
+      if (filter.vhost !== undefined && vhost !== filter.vhost) continue;
       out.push({ user, vhost, configure: ".*", write: ".*", read: ".*" });
     }
   }
   return out;
 }
 
-/** Applies one permission entry when the kernel can store it (see {@link listPermissions}). */
+/** Sets one permission entry when the kernel can store it (see {@link permissionTable}). */
 export function putPermission(broker: Broker, p: PermissionDefinition): void {
-  const store = broker.users as unknown as {
-    setPermissions?(user: string, vhost: string, p: { configure: string; write: string; read: string }): void;
-  };
-  store.setPermissions?.(p.user, p.vhost, { configure: p.configure, write: p.write, read: p.read });
+  permissionTable(broker)?.set(p.user, p.vhost, { configure: p.configure, write: p.write, read: p.read });
 }
 
 // ---------------------------------------------------------------- export
@@ -459,6 +490,18 @@ function args(o: Record<string, unknown>, what: string): FieldTable {
   }
 }
 
+/** How {@link importDefinitions} treats objects the kernel refuses. */
+export interface ImportOptions {
+  /**
+   * Restoring the broker's own definitions at start-up: an exchange whose type's plugin is not
+   * loaded is restored anyway (it keeps its bindings and refuses publishes until the plugin is
+   * back), and the bindings of such exchanges too.
+   */
+  recovery?: boolean;
+  /** Called for an object that cannot be declared, instead of throwing: the import goes on. */
+  onError?: (what: string, err: Error) => void;
+}
+
 /**
  * Imports definitions: users, vhosts (created as needed), permissions (when the kernel stores
  * them), exchanges, queues, then bindings. Checks the whole document's shape before changing
@@ -466,7 +509,7 @@ function args(o: Record<string, unknown>, what: string): FieldTable {
  * {@link DefinitionsError} naming the object, leaving what was imported before it.
  * Policies and parameters are not supported yet: a non-empty list is logged and skipped.
  */
-export function importDefinitions(broker: Broker, defs: Definitions): void {
+export function importDefinitions(broker: Broker, defs: Definitions, options: ImportOptions = {}): void {
   if (defs === null || typeof defs !== "object" || Array.isArray(defs)) {
     throw new DefinitionsError("definitions must be a JSON object");
   }
@@ -557,17 +600,41 @@ export function importDefinitions(broker: Broker, defs: Definitions): void {
     if (n > 0) broker.log.warn("definitions import: not supported yet, skipped", { key, count: n });
   }
 
-  for (const u of userDefs) putUser(broker, u);
+  for (const u of userDefs) {
+    try {
+      putUser(broker, u);
+    } catch (err) {
+      if (err instanceof TypeError) throw new DefinitionsError(err.message);
+      throw err;
+    }
+  }
   for (const name of vhostNames) broker.addVHost(name);
   const vhostOf = (name: string): VHost => broker.vhosts.get(name) ?? broker.addVHost(name);
   for (const p of permDefs) {
     vhostOf(p.vhost);
     putPermission(broker, p);
   }
+  const declare = (what: string, fn: () => unknown): void => {
+    try {
+      declareOrThrow(what, fn);
+    } catch (err) {
+      if (options.onError === undefined || !(err instanceof Error)) throw err;
+      options.onError(what, err);
+    }
+  };
   for (const e of exchangeDefs) {
     if (isBuiltInExchange(e.name)) continue; // RabbitMQ skips amq.* exchanges in a file
     const v = vhostOf(e.vhost);
     if (v.exchanges.has(e.name)) continue;
+    if (options.recovery && broker.exchangeType(e.type) === undefined) {
+      v.restoreExchange(e.name, e.type, e, []);
+      broker.log.warn("recovery: exchange type not loaded; exchange kept, refusing publishes", {
+        vhost: e.vhost,
+        exchange: e.name,
+        type: e.type,
+      });
+      continue;
+    }
     declare(`exchange '${e.name}' in vhost '${e.vhost}'`, () =>
       v.declareExchange({
         name: e.name,
@@ -605,7 +672,7 @@ export function importDefinitions(broker: Broker, defs: Definitions): void {
   }
 }
 
-function declare(what: string, fn: () => unknown): void {
+function declareOrThrow(what: string, fn: () => unknown): void {
   try {
     fn();
   } catch (err) {

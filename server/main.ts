@@ -74,6 +74,9 @@ async function main(): Promise<void> {
   }
   const shownHost = running.host.includes(":") ? `[${running.host}]` : running.host;
   process.stdout.write(`Warren listening on amqp://${shownHost}:${running.port}\n`);
+  if (running.httpPort !== null) {
+    process.stdout.write(`Warren management API on http://${shownHost}:${running.httpPort}\n`);
+  }
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -17,6 +17,7 @@ import { Broker, type BrokerConfig, type RouterPlugin } from "../core/mod.ts";
 import { DEFAULT_PLUGINS } from "../plugins/mod.ts";
 import { createLogger, type LogLevel } from "./log.ts";
 import type { Listen, Listener } from "./transport/types.ts";
+import { type HttpListener, startManagement } from "./http/mod.ts";
 
 /** Options of {@link createBroker}. Every one is optional. */
 export interface BrokerOptions {
@@ -51,6 +52,11 @@ export interface BrokerOptions {
   guest?: boolean;
   /** Force a runtime's transport (default: the one this code runs on). */
   runtime?: "deno" | "bun";
+  /**
+   * Port of the HTTP management API and `/metrics`; 0 picks a free one. Absent or null: no HTTP
+   * (the command line passes `--http-port`, default 15672).
+   */
+  httpPort?: number | null;
 }
 
 /** A broker running in this process. */
@@ -59,6 +65,8 @@ export interface RunningBroker {
   /** The port bound (the real one when 0 was asked for). */
   readonly port: number;
   readonly host: string;
+  /** The HTTP management API's port (the real one when 0 was asked for), or null without HTTP. */
+  readonly httpPort: number | null;
   /** Graceful stop: stop accepting, close connections with 320 CONNECTION_FORCED, flush. */
   close(): Promise<void>;
 }
@@ -111,6 +119,15 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
     host: options.host ?? "0.0.0.0",
     port: options.port ?? 5672,
   });
+  let http: HttpListener | null = null;
+  if (options.httpPort !== undefined && options.httpPort !== null) {
+    const where = { host: options.host ?? "0.0.0.0", port: options.httpPort, runtime, amqp: listener, log };
+    http = await startManagement(broker, where).catch((err) => {
+      listener.close();
+      listener.closeAll();
+      throw new Error(`Cannot listen for HTTP on ${where.host}:${where.port}: ${(err as Error).message}`);
+    });
+  }
   const timer = setInterval(() => broker.tick(Date.now()), TICK_INTERVAL);
   log.info("listening", { amqp: `${listener.host}:${listener.port}`, runtime: runtimeVersion(runtime) });
 
@@ -119,9 +136,11 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
     broker,
     port: listener.port,
     host: listener.host,
+    httpPort: http?.port ?? null,
     close() {
       return closed ??= (async () => {
         listener.close();
+        const httpClosed = http?.close();
         broker.shutdown();
         const deadline = Date.now() + SHUTDOWN_GRACE;
         while (broker.connections.size > 0 && Date.now() < deadline) {
@@ -130,6 +149,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
         }
         listener.closeAll();
         clearInterval(timer);
+        await httpClosed;
         // Let the transports' read loops observe the closed sockets before we return.
         await new Promise((r) => setTimeout(r, 0));
         log.info("stopped");

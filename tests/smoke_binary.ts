@@ -15,20 +15,23 @@ const binary = new URL("../dist/warren", import.meta.url).pathname;
 const size = (await Deno.stat(binary)).size;
 const started = performance.now();
 const child = new Deno.Command(binary, {
-  args: ["--port", "0", "--host", "127.0.0.1", "--log-level", "warn"],
+  args: ["--port", "0", "--host", "127.0.0.1", "--log-level", "warn", "--http-port", "0"],
   stdout: "piped",
   stderr: "inherit",
 }).spawn();
 const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
 let out = "";
 let port = 0;
+let httpPort = 0;
 const deadline = Date.now() + 10_000;
-while (port === 0 && Date.now() < deadline) {
+while ((port === 0 || httpPort === 0) && Date.now() < deadline) {
   const { value, done } = await reader.read();
   if (done) break;
   out += value;
   const m = out.match(/listening on amqp:\/\/[^\s]*:(\d+)/);
   if (m) port = Number(m[1]);
+  const h = out.match(/management API on http:\/\/[^\s]*:(\d+)/);
+  if (h) httpPort = Number(h[1]);
 }
 const readyMs = performance.now() - started;
 assert.ok(port > 0, `binary did not report a port: ${out}`);
@@ -41,6 +44,12 @@ try {
   const msg = await q.get({ noAck: true });
   assert.equal(msg?.bodyToString(), "hello from the binary");
   await conn.close();
+  // The management API, served by the binary's own HTTP server (Bun.serve).
+  const res = await fetch(`http://127.0.0.1:${httpPort}/api/overview`, {
+    headers: { authorization: `Basic ${btoa("guest:guest")}` },
+  });
+  assert.equal(res.status, 200, "binary's management API did not answer");
+  assert.equal((await res.json()).product_name, "Warren");
 } finally {
   child.kill("SIGTERM");
   const status = await child.status;
@@ -51,5 +60,5 @@ try {
 console.log(
   `binary ok: ${binary} ${(size / 1024 / 1024).toFixed(1)} MiB, ready in ${
     readyMs.toFixed(0)
-  } ms (spawn to listening)`,
+  } ms (spawn to listening), management API on HTTP port ${httpPort}`,
 );

@@ -6,7 +6,7 @@
 //   WARREN_TEST_RUNTIME=bun    Warren as a child process: `bun run server/main.ts ...`
 //   WARREN_TEST_URL=amqp://... an already running broker (e.g. RabbitMQ, for reference runs); it is
 //                              never started or stopped, and broker options cannot be applied to it.
-// A spawned broker gets `--port 0 --host 127.0.0.1 --log-level error`, a private temporary --data-dir,
+// A spawned broker gets `--port 0 --host 127.0.0.1 --log-level error --http-port 0`, a private temporary --data-dir,
 // --heartbeat / --frame-max when asked, and handshakeTimeout through a temporary --config JSON file.
 
 import type { Broker } from "../../core/mod.ts";
@@ -237,6 +237,8 @@ async function spawnedBroker(runtime: "deno" | "bun", opts: BrokerOptions): Prom
     "127.0.0.1",
     "--log-level",
     Deno.env.get("WARREN_TEST_LOG_LEVEL") ?? "error",
+    "--http-port",
+    "0",
   );
   if (opts.heartbeat !== undefined) args.push("--heartbeat", String(opts.heartbeat));
   if (opts.frameMax !== undefined) args.push("--frame-max", String(opts.frameMax));

@@ -83,6 +83,8 @@ Deno.test({
         dataDir,
         "--log-level",
         "none",
+        "--http-port",
+        "0",
       ]);
       await Deno.remove(dataDir, { recursive: true });
       assert.equal(r.code, 1);
@@ -107,6 +109,8 @@ Deno.test({
       dataDir,
       "--log-level",
       "none",
+      "--http-port",
+      "0",
     ]).spawn();
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let out = "";

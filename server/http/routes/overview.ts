@@ -1,0 +1,236 @@
+/**
+ * `/api/overview`, `/api/whoami`, `/api/nodes`, `/api/health/checks/alarms`,
+ * `/api/aliveness-test/:vhost` and `/api/definitions`.
+ *
+ * @module
+ */
+
+import { Message, type Queue } from "../../../core/mod.ts";
+import {
+  DefinitionsError,
+  exportDefinitions,
+  importDefinitions,
+  PRODUCT_NAME,
+  RABBIT_VERSION,
+} from "../../definitions.ts";
+import { type Api, param } from "../api.ts";
+import { queueTotals } from "../format.ts";
+import { messageStats } from "../rates.ts";
+import { badRequest, kernel, notFound } from "../_util.ts";
+import { encodeProperties, settle } from "./_messages.ts";
+
+/** Warren's version, reported as the product version. */
+export const WARREN_VERSION = "0.1.0";
+
+function exchangeTypes(api: Api) {
+  return api.broker.plugins().filter((p) => p.stage === "exchange").map((p) => ({
+    name: p.name,
+    description: `${p.name} exchange (plugin)`,
+    enabled: true,
+  }));
+}
+
+function memoryUsed(): number {
+  const g = globalThis as unknown as {
+    Deno?: { memoryUsage(): { rss: number } };
+    process?: { memoryUsage(): { rss: number } };
+  };
+  try {
+    return g.Deno?.memoryUsage().rss ?? g.process?.memoryUsage().rss ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Adds the routes of this file. */
+export function overviewRoutes(api: Api): void {
+  const broker = api.broker;
+
+  api.route("/api/overview", {
+    GET: ["management", (c) => {
+      const user = c.get("user");
+      const vhosts = api.visibleVhosts(user);
+      let exchanges = 0;
+      let queues = 0;
+      let consumers = 0;
+      const queueList: Queue[] = [];
+      for (const v of vhosts) {
+        exchanges += v.exchanges.size;
+        queues += v.queues.size;
+        for (const q of v.queues.values()) {
+          consumers += q.consumerCount;
+          queueList.push(q);
+        }
+      }
+      const conns = [...broker.connections].filter((x) => api.isMonitor(user) || x.user?.name === user.name);
+      let channels = 0;
+      for (const x of conns) channels += x.channels.size;
+      const listeners = [];
+      if (api.options.amqp) {
+        listeners.push({
+          node: api.node,
+          protocol: "amqp",
+          ip_address: api.options.amqp.host,
+          port: api.options.amqp.port,
+        });
+      }
+      if (api.options.http) {
+        listeners.push({
+          node: api.node,
+          protocol: "http",
+          ip_address: api.options.http.host,
+          port: api.options.http.port,
+        });
+      }
+      return api.one(c, {
+        management_version: RABBIT_VERSION,
+        rates_mode: "basic",
+        exchange_types: exchangeTypes(api),
+        product_version: WARREN_VERSION,
+        product_name: PRODUCT_NAME,
+        rabbitmq_version: RABBIT_VERSION,
+        cluster_name: api.node,
+        node: api.node,
+        disable_stats: false,
+        enable_queue_totals: true,
+        message_stats: messageStats(broker.stats, api.now()),
+        churn_rates: {},
+        queue_totals: queueTotals(queueList),
+        object_totals: { channels, connections: conns.length, consumers, exchanges, queues },
+        statistics_db_event_queue: 0,
+        listeners,
+        contexts: api.options.http
+          ? [{
+            node: api.node,
+            description: "RabbitMQ Management",
+            path: "/",
+            port: String(api.options.http.port),
+          }]
+          : [],
+      });
+    }],
+  });
+
+  api.route("/api/whoami", {
+    GET: ["management", (c) => {
+      const user = c.get("user");
+      return c.json({ name: user.name, tags: [...user.tags] });
+    }],
+  });
+
+  const node = () => ({
+    name: api.node,
+    type: "disc",
+    running: true,
+    partitions: [],
+    os_pid: String(
+      (globalThis as unknown as { Deno?: { pid: number } }).Deno?.pid ??
+        (globalThis as unknown as { process?: { pid: number } }).process?.pid ?? 0,
+    ),
+    mem_used: memoryUsed(),
+    mem_alarm: false,
+    disk_free_alarm: false,
+    uptime: api.now() - api.startedAt,
+    processors: navigator.hardwareConcurrency ?? 1,
+    run_queue: 0,
+    rates_mode: "basic",
+    exchange_types: exchangeTypes(api),
+    auth_mechanisms: [
+      { name: "PLAIN", description: "SASL PLAIN authentication mechanism", enabled: true },
+      { name: "AMQPLAIN", description: "QPid AMQPLAIN mechanism", enabled: true },
+    ],
+    applications: [{ name: "warren", description: "Warren AMQP 0-9-1 broker", version: WARREN_VERSION }],
+    contexts: [],
+  });
+  api.route("/api/nodes", { GET: ["monitoring", (c) => api.list(c, [node()], { format: (n) => n })] });
+  api.route("/api/nodes/:name", {
+    GET: ["monitoring", (c) => {
+      if (param(c, "name") !== api.node) throw notFound();
+      return api.one(c, node());
+    }],
+  });
+
+  // Warren raises no resource alarms yet (memory and disk alarms come with the store).
+  api.route("/api/health/checks/alarms", { GET: ["management", (c) => c.json({ status: "ok" })] });
+  api.route("/api/health/checks/local-alarms", { GET: ["management", (c) => c.json({ status: "ok" })] });
+
+  api.route("/api/aliveness-test/:vhost", {
+    GET: ["management", (c) => {
+      const v = api.vhost(c, param(c, "vhost"), true);
+      // As RabbitMQ: declare `aliveness-test`, publish a message to it and get it back.
+      const q = kernel(() =>
+        v.declareQueue({
+          name: "aliveness-test",
+          passive: false,
+          durable: false,
+          exclusive: false,
+          autoDelete: false,
+          args: {},
+          owner: null,
+        })
+      );
+      q.enqueue(
+        new Message("", "aliveness-test", encodeProperties({}), new TextEncoder().encode("test_message")),
+      );
+      const d = q.take();
+      if (d) settle(q, d);
+      if (!d || new TextDecoder().decode(d.message.body) !== "test_message") {
+        return c.json({ status: "failed", reason: "message not received" }, 503);
+      }
+      return c.json({ status: "ok" });
+    }],
+  });
+
+  api.route("/api/definitions", {
+    GET: ["administrator", (c) => c.json(exportDefinitions(broker))],
+    POST: ["administrator", async (c) => {
+      importBody(api, await api.body(c));
+      return c.body(null, 204);
+    }],
+  });
+  api.route("/api/definitions/:vhost", {
+    GET: ["administrator", (c) => {
+      const name = param(c, "vhost");
+      if (!broker.vhosts.has(name)) throw notFound();
+      const all = exportDefinitions(broker);
+      const only = <T extends { vhost: string }>(l: T[] | undefined) =>
+        (l ?? []).filter((x) => x.vhost === name);
+      return c.json({
+        rabbit_version: all.rabbit_version,
+        rabbitmq_version: all.rabbitmq_version,
+        product_name: all.product_name,
+        product_version: all.product_version,
+        parameters: [],
+        policies: [],
+        queues: only(all.queues),
+        exchanges: only(all.exchanges),
+        bindings: only(all.bindings),
+      });
+    }],
+    POST: ["administrator", async (c) => {
+      const name = param(c, "vhost");
+      if (!broker.vhosts.has(name)) throw notFound();
+      const body = await api.body(c);
+      // Objects go into this vhost whatever vhost the file names; users and vhosts are ignored.
+      const into = <T>(l: unknown) =>
+        Array.isArray(l) ? l.map((x) => (x && typeof x === "object" ? { ...x, vhost: name } : x)) as T[] : l;
+      importBody(api, {
+        queues: into(body.queues),
+        exchanges: into(body.exchanges),
+        bindings: into(body.bindings),
+        policies: body.policies,
+        parameters: body.parameters,
+      });
+      return c.body(null, 204);
+    }],
+  });
+}
+
+function importBody(api: Api, body: Record<string, unknown>): void {
+  try {
+    importDefinitions(api.broker, body);
+  } catch (err) {
+    if (err instanceof DefinitionsError) throw badRequest(err.message);
+    throw err;
+  }
+}
