@@ -42,10 +42,15 @@ Options:
   --frame-max N       largest frame accepted, bytes, 4096..1048576 (default 131072)
   --channel-max N     highest channel number, 1..65535 (default 2047)
   --config FILE       JSON config file; flags override it
+  --user NAME:PASSWORD[:TAG,TAG]
+                      create a user with full permissions on "/" (repeatable); a password
+                      containing ':' needs the tags part, even empty: bob:pa:ss:
+  --no-guest          do not create the default guest/guest user
   -h, --help          show this help
 
 Config file keys: port, host, dataDir, sync, httpPort, logLevel, heartbeat, frameMax, channelMax,
-handshakeTimeout (ms), maxMessageSize (bytes), users ([{ "name", "password", "tags" }]).
+handshakeTimeout (ms), maxMessageSize (bytes), users ([{ "name", "password", "tags" }]),
+guest (false: no guest user).
 `;
 
 const DEFAULTS: ServerSettings = {
@@ -70,6 +75,26 @@ function level(raw: unknown): LogLevel {
     throw new RangeError(`Invalid log level "${raw}": expected one of ${LOG_LEVELS.join(", ")}`);
   }
   return raw as LogLevel;
+}
+
+/**
+ * `--user name:password[:tag,tag]`. The password is everything between the first colon and the
+ * last one (when there are two or more), so a password with colons needs the tags part. Errors
+ * name the user, never the password.
+ */
+function userFlag(raw: string): { name: string; password: string; tags: string[] } {
+  const first = raw.indexOf(":");
+  if (first <= 0) throw new TypeError(`Invalid --user: expected NAME:PASSWORD[:TAG,TAG]`);
+  const name = raw.slice(0, first);
+  let password = raw.slice(first + 1);
+  let tags: string[] = [];
+  const last = password.lastIndexOf(":");
+  if (last >= 0) {
+    tags = password.slice(last + 1).split(",").map((t) => t.trim()).filter((t) => t !== "");
+    password = password.slice(0, last);
+  }
+  if (password === "") throw new TypeError(`Invalid --user "${name}": empty password`);
+  return { name, password, tags };
 }
 
 /**
@@ -99,6 +124,8 @@ export function parseSettings(
         "channel-max": { type: "string" },
         config: { type: "string" },
         plugin: { type: "string", multiple: true },
+        user: { type: "string", multiple: true },
+        "no-guest": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -137,6 +164,7 @@ export function parseSettings(
       "handshakeTimeout",
       "maxMessageSize",
       "users",
+      "guest",
       "plugins",
     ]);
     for (const k of Object.keys(file)) {
@@ -191,6 +219,12 @@ export function parseSettings(
       return { name: u.name, password: u.password, tags: Array.isArray(u.tags) ? u.tags.map(String) : [] };
     });
   }
+  if (f.user !== undefined) s.users = [...(s.users ?? []), ...f.user.map(userFlag)];
+  if (file.guest !== undefined && typeof file.guest !== "boolean") {
+    throw new SyntaxError(`Invalid guest "${file.guest}" in config: expected true or false`);
+  }
+  if (f["no-guest"]) s.guest = false;
+  else if (file.guest !== undefined) s.guest = file.guest as boolean;
   const plugins = [...(Array.isArray(file.plugins) ? file.plugins.map(String) : []), ...(f.plugin ?? [])];
   s.pluginPaths = plugins;
   return s;
