@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import type { BrokerOptions } from "./mod.ts";
+import { parseSize } from "./resources.ts";
 
 /** Everything `server/main.ts` needs to start. */
 export interface ServerSettings extends BrokerOptions {
@@ -36,6 +37,11 @@ Options:
   --data-dir DIR      directory for durable state (default ./data)
   --sync MODE         always: confirm persistent messages once fsynced (default);
                       none: once written to the OS (survives a crash, not a power cut)
+  --memory-high-watermark SIZE
+                      block publishers above this memory use: a fraction of RAM (default
+                      0.4) or a size (512MiB, 2GB)
+  --disk-free-limit SIZE
+                      block publishers when the data dir's disk has less free (default 50MB)
   --http-port N       port reserved for the HTTP management API (default 15672)
   --log-level LEVEL   debug | info | warn | error | none (default info)
   --heartbeat S       heartbeat interval offered to clients, seconds (default 60; 0 disables)
@@ -48,7 +54,7 @@ Options:
   --no-guest          do not create the default guest/guest user
   -h, --help          show this help
 
-Config file keys: port, host, dataDir, sync, httpPort, logLevel, heartbeat, frameMax, channelMax,
+Config file keys: port, host, dataDir, sync, memoryHighWatermark, diskFreeLimit, httpPort, logLevel, heartbeat, frameMax, channelMax,
 handshakeTimeout (ms), maxMessageSize (bytes), users ([{ "name", "password", "tags" }]),
 guest (false: no guest user).
 `;
@@ -117,6 +123,8 @@ export function parseSettings(
         host: { type: "string" },
         "data-dir": { type: "string" },
         sync: { type: "string" },
+        "memory-high-watermark": { type: "string" },
+        "disk-free-limit": { type: "string" },
         "http-port": { type: "string" },
         "log-level": { type: "string" },
         heartbeat: { type: "string" },
@@ -156,6 +164,8 @@ export function parseSettings(
       "host",
       "dataDir",
       "sync",
+      "memoryHighWatermark",
+      "diskFreeLimit",
       "httpPort",
       "logLevel",
       "heartbeat",
@@ -192,6 +202,10 @@ export function parseSettings(
     }
     s.sync = sync;
   }
+  const watermark = pick(f["memory-high-watermark"], "memoryHighWatermark");
+  if (watermark !== undefined) s.memoryHighWatermark = parseSize(String(watermark), true);
+  const diskLimit = pick(f["disk-free-limit"], "diskFreeLimit");
+  if (diskLimit !== undefined) s.diskFreeLimit = parseSize(String(diskLimit), false);
   const httpPort = pick(f["http-port"], "httpPort");
   if (httpPort !== undefined) s.httpPort = int("http port", httpPort, 0, 65535);
   const logLevel = pick(f["log-level"], "logLevel");

@@ -18,6 +18,8 @@ import { DEFAULT_PLUGINS } from "../plugins/mod.ts";
 import { createLogger, type LogLevel } from "./log.ts";
 import type { Listen, Listener } from "./transport/types.ts";
 import { type HttpListener, startManagement } from "./http/mod.ts";
+import { type FileStore, openDataDir, type SyncMode } from "./store/mod.ts";
+import { type ResourceReport, type SizeLimit, startResourceMonitor } from "./resources.ts";
 
 /** Options of {@link createBroker}. Every one is optional. */
 export interface BrokerOptions {
@@ -57,6 +59,25 @@ export interface BrokerOptions {
    * (the command line passes `--http-port`, default 15672).
    */
   httpPort?: number | null;
+  /**
+   * Directory for durable state: definitions, persistent messages, paged-out messages. Without
+   * one, everything lives in memory and is gone when the process stops.
+   */
+  dataDir?: string;
+  /** `always`: confirm persistent messages after fsync (default); `none`: once written to the OS. */
+  sync?: SyncMode;
+  /**
+   * Ready messages (and body bytes) each queue keeps in memory when there is a data directory;
+   * the rest wait on disk. @default { messages: 8192, bytes: 16 MiB }
+   */
+  queueWindow?: { messages: number; bytes: number };
+  /**
+   * Memory high watermark: over it, publishing connections are blocked (connection.blocked).
+   * A fraction of total RAM or a size in bytes. @default { fraction: 0.4 }
+   */
+  memoryHighWatermark?: SizeLimit;
+  /** Free disk space below which publishers are blocked. @default { bytes: 50_000_000 } */
+  diskFreeLimit?: SizeLimit;
 }
 
 /** A broker running in this process. */
@@ -67,6 +88,8 @@ export interface RunningBroker {
   readonly host: string;
   /** The HTTP management API's port (the real one when 0 was asked for), or null without HTTP. */
   readonly httpPort: number | null;
+  /** Memory and disk as last measured against their limits. */
+  resources(): ResourceReport;
   /** Graceful stop: stop accepting, close connections with 320 CONNECTION_FORCED, flush. */
   close(): Promise<void>;
 }
@@ -98,6 +121,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
   if (options.channelMax !== undefined) config.channelMax = options.channelMax;
   if (options.handshakeTimeout !== undefined) config.handshakeTimeout = options.handshakeTimeout;
   if (options.maxMessageSize !== undefined) config.maxMessageSize = options.maxMessageSize;
+  if (options.queueWindow !== undefined) config.queueWindow = options.queueWindow;
   const broker = new Broker({ config, log, now: Date.now(), clock: Date.now });
   for (const p of DEFAULT_PLUGINS) broker.register(p);
   for (const p of options.plugins ?? []) broker.register(p);
@@ -111,6 +135,12 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
     broker.permissions.set(u.name, "/", everything);
   }
   broker.addVHost("/");
+  let store: FileStore | null = null;
+  if (options.dataDir !== undefined) {
+    store = openDataDir(broker, options.dataDir, options.sync ?? "always");
+    // Users given at start win over stored ones (a locked-down install stays locked down).
+    for (const u of options.users ?? []) broker.users.put(u.name, u.password, { tags: u.tags });
+  }
 
   const listen: Listen = runtime === "bun"
     ? (await import("./transport/bun.ts")).listenBun
@@ -129,6 +159,11 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
     });
   }
   const timer = setInterval(() => broker.tick(Date.now()), TICK_INTERVAL);
+  const monitor = startResourceMonitor(broker, {
+    memoryHighWatermark: options.memoryHighWatermark,
+    diskFreeLimit: options.diskFreeLimit,
+    dataDir: options.dataDir,
+  });
   log.info("listening", { amqp: `${listener.host}:${listener.port}`, runtime: runtimeVersion(runtime) });
 
   let closed: Promise<void> | null = null;
@@ -137,6 +172,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
     port: listener.port,
     host: listener.host,
     httpPort: http?.port ?? null,
+    resources: monitor.report,
     close() {
       return closed ??= (async () => {
         listener.close();
@@ -149,7 +185,9 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
         }
         listener.closeAll();
         clearInterval(timer);
+        monitor.stop();
         await httpClosed;
+        store?.close();
         // Let the transports' read loops observe the closed sockets before we return.
         await new Promise((r) => setTimeout(r, 0));
         log.info("stopped");

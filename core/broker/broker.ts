@@ -28,6 +28,9 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
+/** A resource whose alarm blocks publishers. */
+export type ResourceAlarm = "memory" | "disk";
+
 /** A logger that drops everything. */
 export const SILENT_LOGGER: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -94,6 +97,8 @@ export class Broker {
   readonly #stagePlugins: StagePlugin[] = [];
   /** Coarse time in ms, advanced by `tick()`. */
   now: number;
+  /** Resource alarms in force (set by the server's monitor): publishing connections are blocked. */
+  readonly alarms = new Set<ResourceAlarm>();
   /**
    * The message store (set by the server before vhosts are restored); null keeps every message
    * in memory only, as in-process tests do.
@@ -111,13 +116,16 @@ export class Broker {
     this.now = options.now ?? 0;
     this.clock = options.clock ?? (() => this.now);
     this.users.onChange((change) => {
-      if (change.kind !== "delete") return;
-      // As RabbitMQ: a deleted user's connections are closed and its permissions go.
-      this.permissions.clearUser(change.name);
-      for (const c of this.connections) {
-        if (c.user?.name === change.name) c.forceClose(`user '${change.name}' is deleted`);
+      if (change.kind === "delete") {
+        // As RabbitMQ: a deleted user's connections are closed and its permissions go.
+        this.permissions.clearUser(change.name);
+        for (const c of this.connections) {
+          if (c.user?.name === change.name) c.forceClose(`user '${change.name}' is deleted`);
+        }
       }
+      this.store?.definitionsChanged(); // users and permissions are part of the stored definitions
     });
+    this.permissions.onChange(() => this.store?.definitionsChanged());
   }
 
   /**
@@ -174,6 +182,7 @@ export class Broker {
         window: this.config.queueWindow,
       });
       this.vhosts.set(name, v);
+      this.store?.definitionsChanged();
     }
     return v;
   }
@@ -195,6 +204,7 @@ export class Broker {
     for (const q of [...v.queues.values()]) v.removeQueue(q);
     v.exchanges.clear();
     this.permissions.clearVHost(name);
+    this.store?.definitionsChanged();
     return true;
   }
 
@@ -210,6 +220,31 @@ export class Broker {
     this.now = now;
     for (const c of this.connections) c.tick(now);
     for (const v of this.vhosts.values()) v.tick(now);
+  }
+
+  /**
+   * Raises or clears a resource alarm. While any is raised, connections that publish are
+   * blocked (now, or at their next publish); when the last clears, they are unblocked.
+   */
+  setAlarm(resource: ResourceAlarm, raised: boolean): void {
+    if (this.alarms.has(resource) === raised) return;
+    const before = this.alarms.size;
+    if (raised) this.alarms.add(resource);
+    else this.alarms.delete(resource);
+    this.log.warn(raised ? "resource alarm raised: publishers blocked" : "resource alarm cleared", {
+      resource,
+    });
+    if (before === 0 && raised) {
+      const reason = this.alarmReason();
+      for (const c of this.connections) if (c.hasPublished) c.block(reason);
+    } else if (this.alarms.size === 0) {
+      for (const c of this.connections) c.unblock();
+    }
+  }
+
+  /** The reason sent in connection.blocked, in RabbitMQ's words. */
+  alarmReason(): string {
+    return this.alarms.has("memory") ? "low on memory" : "low on disk";
   }
 
   /** Closes every connection with 320 CONNECTION_FORCED (graceful shutdown). */

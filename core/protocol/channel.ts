@@ -466,6 +466,9 @@ export class Channel implements ConsumerChannel {
   /** A publish whose content is complete. Every error it raises names basic.publish (60.40). */
   #completePublish(body: Uint8Array): void {
     const m = this.#publish!;
+    const conn = this.#conn;
+    conn.hasPublished = true;
+    if (conn.broker.alarms.size !== 0) conn.block(conn.broker.alarmReason());
     const properties = this.#properties!;
     this.#publish = null;
     this.#properties = null;

@@ -91,6 +91,10 @@ export class Connection implements FrameHandler {
   };
   /** True while the transport's backlog is over its high-water mark: deliveries wait. */
   congested = false;
+  /** Set on the first basic.publish: a publishing connection is blocked by resource alarms. */
+  hasPublished = false;
+  /** Blocked by a resource alarm: its socket is not read until the alarm clears. */
+  #blocked = false;
   /** Exclusive queues declared by this connection, deleted with it. */
   readonly exclusiveQueues = new Set<Queue>();
 
@@ -522,6 +526,34 @@ export class Connection implements FrameHandler {
     this.broker.connections.delete(this);
   }
 
+  /** Blocked by a memory or disk alarm (RabbitMQ's "blocked" state). */
+  get blocked(): boolean {
+    return this.#blocked;
+  }
+
+  /**
+   * A resource alarm is on and this connection publishes: stop reading its socket and, if the
+   * client announced the capability, send connection.blocked with the reason. Deliveries and
+   * acks already read go on; heartbeats from the client are not expected meanwhile.
+   */
+  block(reason: string): void {
+    if (this.#blocked || this.#state !== "open") return;
+    this.#blocked = true;
+    this.broker.log.info("connection blocked by a resource alarm", { connection: this.name, reason });
+    if (this.capabilities.connectionBlocked) this.sendMethod(0, { id: METHOD.CONNECTION_BLOCKED, reason });
+    this.transport.pauseReading();
+  }
+
+  /** Every alarm cleared: read the socket again and send connection.unblocked if blocked was sent. */
+  unblock(): void {
+    if (!this.#blocked) return;
+    this.#blocked = false;
+    this.#lastReceived = this.broker.now;
+    if (this.#state !== "open") return;
+    if (this.capabilities.connectionBlocked) this.sendMethod(0, { id: METHOD.CONNECTION_UNBLOCKED });
+    this.transport.resumeReading();
+  }
+
   /** The transport's backlog drained: resume deliveries. */
   onDrain(): void {
     if (!this.congested) return;
@@ -552,7 +584,9 @@ export class Connection implements FrameHandler {
     if (state === "open") { for (const ch of this.#channels.values()) ch.tick(now); }
     const hb = this.heartbeat * 1000;
     if (hb > 0 && (state === "open" || state === "open-wait")) {
-      if (now - this.#lastReceived >= hb * 2) {
+      // A blocked connection's socket is not read, so its heartbeats cannot be seen (RabbitMQ
+      // likewise stops monitoring them while blocked).
+      if (now - this.#lastReceived >= hb * 2 && !this.#blocked) {
         this.broker.log.warn("missed heartbeats from client", {
           connection: this.name,
           timeout: this.heartbeat,
