@@ -48,5 +48,6 @@ export {
   sameTable,
   type StagePlugin,
 } from "../core/broker/router.ts";
+export type { KeyValueStore } from "../core/broker/store.ts";
 export { accessRefused, AmqpError, notFound, preconditionFailed } from "../core/errors.ts";
 export { type FieldTable, type FieldValue, TypedField } from "../core/wire/field_table.ts";

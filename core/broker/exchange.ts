@@ -6,6 +6,7 @@
 
 import type { FieldTable, FieldValue } from "../wire/field_table.ts";
 import type { BindableRouter, Owner, Router } from "./router.ts";
+import type { KeyValueStore } from "./store.ts";
 
 /** Declare-time properties of an exchange. */
 export interface ExchangeOptions {
@@ -39,6 +40,14 @@ export class Exchange implements Owner {
 
   /** Makes routers of other types for this exchange; set by the vhost. */
   routerFactory: ((type: string) => BindableRouter | undefined) | null = null;
+
+  /** Opens durable key-value maps for this exchange's plugin; set by the vhost when there is a store. */
+  keyValueFactory: ((namespace: string) => KeyValueStore) | null = null;
+
+  /** @inheritdoc */
+  keyValue(namespace: string): KeyValueStore | undefined {
+    return this.options.durable ? this.keyValueFactory?.(namespace) : undefined;
+  }
 
   /** @inheritdoc */
   effectiveArg(xArg: string, _policyKey: string): FieldValue | undefined {

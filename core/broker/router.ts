@@ -10,6 +10,7 @@
  */
 
 import type { FieldTable, FieldValue } from "../wire/field_table.ts";
+import type { KeyValueStore } from "./store.ts";
 
 /** Version of this contract; a plugin may check it at load time. */
 export const PLUGIN_API_VERSION = 1;
@@ -78,6 +79,12 @@ export interface Owner {
    * another (the delayed-message exchange). Undefined if no such type is loaded. Exchanges only.
    */
   routerOf?(type: string): BindableRouter | undefined;
+  /**
+   * A durable key-value map for this owner's plugin state (a deduplication cache…), kept across
+   * restarts by the broker's store; `namespace` tells apart several maps of one owner.
+   * Undefined when the owner is not durable or the broker has no store: keep state in memory.
+   */
+  keyValue?(namespace: string): KeyValueStore | undefined;
 }
 
 /** An exchange type. */

@@ -72,6 +72,23 @@ export interface MessageStore {
   keyValue(namespace: string): KeyValueStore;
 }
 
+/**
+ * The store namespace of a plugin's key-value map for one exchange or queue: a hash of vhost,
+ * owner and the plugin's own namespace, so any names make a safe file name.
+ */
+export function ownerNamespace(vhost: string, owner: string, namespace: string): string {
+  // FNV-1a, 64 bits as two 32-bit halves (collisions between live owners are negligible).
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  const text = `${vhost}\0${owner}\0${namespace}`;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
+  }
+  return `owner-${(h1 >>> 0).toString(16).padStart(8, "0")}${(h2 >>> 0).toString(16).padStart(8, "0")}`;
+}
+
 /** Words per entry of a `PagedList`: segment, offset, record length with flags, body length. */
 const STRIDE = 4;
 const CHUNK = 4096;

@@ -27,7 +27,9 @@ import {
 } from "../wire/field_table.ts";
 import { Exchange, type ExchangeOptions } from "./exchange.ts";
 import { ExpiryHeap } from "./expiry_heap.ts";
-import { hasHeaders, type Message, routingKeysOf, withDeath } from "./message.ts";
+import { hasHeaders, Message, routingKeysOf, withDeath } from "./message.ts";
+import { Reader } from "../wire/reader.ts";
+import { Writer } from "../wire/writer.ts";
 import {
   type Overflow,
   Queue,
@@ -36,7 +38,7 @@ import {
   type QueueWindow,
   UNLIMITED,
 } from "./queue.ts";
-import type { MessageStore } from "./store.ts";
+import { type MessageStore, ownerNamespace } from "./store.ts";
 import {
   type Binding,
   type DeadLetterReason,
@@ -133,6 +135,8 @@ export class VHost {
   readonly #delays: { exchange: Exchange; ms: number }[] = [];
   /** Messages held by delayed-delivery exchanges, soonest first. */
   readonly #delayed = new ExpiryHeap<DelayedMessage>();
+  /** Last key used for a delayed message kept in the store. */
+  #delayedSeq = 0;
   readonly #sink: RouteSink;
 
   /**
@@ -297,11 +301,58 @@ export class VHost {
     const held = delays.length;
     if (held === 0) return 0;
     const now = this.#context.clock?.() ?? this.#context.now();
+    const store = this.#context.store?.() ?? null;
     for (const d of delays) {
-      this.#delayed.push({ expiresAt: now + d.ms, exchange: d.exchange, message, routingKeys });
+      // A persistent message held by a durable exchange waits in the store too (and its confirm
+      // waits for the store's sync), so a restart does not lose it.
+      const durable = store !== null && d.exchange.options.durable && message.persistent;
+      const held: DelayedMessage = {
+        expiresAt: now + d.ms,
+        exchange: d.exchange,
+        message,
+        routingKeys,
+        seq: durable ? ++this.#delayedSeq : 0,
+      };
+      if (durable) {
+        store.keyValue(DELAYED_NAMESPACE).set(`${this.name}\0${held.seq}`, encodeDelayed(held));
+        message.journaled = true;
+      }
+      this.#delayed.push(held);
     }
     delays.length = 0;
     return held;
+  }
+
+  /**
+   * Start-up: the delayed messages this vhost held in the store go back into the heap (those of
+   * exchanges that no longer exist are dropped).
+   */
+  restoreDelayed(): number {
+    const store = this.#context.store?.() ?? null;
+    if (store === null) return 0;
+    const kv = store.keyValue(DELAYED_NAMESPACE);
+    const prefix = `${this.name}\0`;
+    let n = 0;
+    for (const [key, value] of [...kv.entries()]) {
+      if (!key.startsWith(prefix)) continue;
+      const seq = Number(key.slice(prefix.length));
+      this.#delayedSeq = Math.max(this.#delayedSeq, seq);
+      const d = decodeDelayed(value);
+      const exchange = this.exchanges.get(d.exchange);
+      if (exchange === undefined) {
+        kv.delete(key);
+        continue;
+      }
+      this.#delayed.push({
+        expiresAt: d.expiresAt,
+        exchange,
+        message: d.message,
+        routingKeys: d.routingKeys,
+        seq,
+      });
+      n++;
+    }
+    return n;
   }
 
   /** Messages held for delayed delivery. */
@@ -314,6 +365,7 @@ export class VHost {
     const heap = this.#delayed;
     for (let n = 0; n < RELEASE_PER_TICK && heap.length > 0 && heap.peek()!.expiresAt <= now; n++) {
       const d = heap.pop()!;
+      if (d.seq !== 0) this.#context.store?.()?.keyValue(DELAYED_NAMESPACE).delete(`${this.name}\0${d.seq}`);
       if (this.exchanges.get(d.exchange.name) !== d.exchange) continue; // its exchange was deleted
       const m = d.message;
       const headers = hasHeaders(m.rawProperties) ? m.properties.headers : undefined;
@@ -608,6 +660,8 @@ export class VHost {
       args: o.args,
     });
     ex.routerFactory = (other) => this.plugins.exchangeType(other)?.create(ex);
+    const store = this.#context.store?.() ?? null;
+    if (store !== null) ex.keyValueFactory = (ns) => store.keyValue(ownerNamespace(this.name, name, ns));
     ex.router = plugin ? plugin.create(ex) : new MissingTypeRouter(ex);
     ex.unroutable = this.plugins.unroutablePlugins().map((p) => ({ plugin: p.name, router: p.create(ex) }));
     this.exchanges.set(name, ex);
@@ -877,6 +931,43 @@ interface DelayedMessage {
   readonly exchange: Exchange;
   readonly message: Message;
   readonly routingKeys: string | readonly string[];
+  /** Its key in the store's delayed-messages map (persistent message, durable exchange); 0: none. */
+  readonly seq: number;
+}
+
+/** The store's key-value namespace of held delayed messages (all vhosts). */
+const DELAYED_NAMESPACE = "delayed-messages";
+
+/** A held delayed message as stored: due time, routing keys, and the message itself. */
+function encodeDelayed(d: DelayedMessage): Uint8Array {
+  const m = d.message;
+  const keys = typeof d.routingKeys === "string" ? [d.routingKeys] : d.routingKeys;
+  const w = new Writer(64 + m.rawProperties.length + m.body.length);
+  w.longlong(d.expiresAt);
+  w.shortstr(d.exchange.name);
+  w.short(keys.length);
+  for (const k of keys) w.shortstr(k);
+  w.shortstr(m.exchange);
+  w.shortstr(m.routingKey);
+  w.longstrBytes(m.rawProperties);
+  w.longstrBytes(m.body);
+  return w.written().slice();
+}
+
+function decodeDelayed(b: Uint8Array): {
+  expiresAt: number;
+  exchange: string;
+  routingKeys: string[];
+  message: Message;
+} {
+  const r = new Reader().reset(b);
+  const expiresAt = r.longlong();
+  const exchange = r.shortstr();
+  const n = r.short();
+  const routingKeys: string[] = [];
+  for (let i = 0; i < n; i++) routingKeys.push(r.shortstr());
+  const message = new Message(r.shortstr(), r.shortstr(), r.longstrBytes().slice(), r.longstrBytes().slice());
+  return { expiresAt, exchange, routingKeys, message };
 }
 
 /**

@@ -608,7 +608,8 @@ export class Channel implements ConsumerChannel {
     const held = this.#vhost.holdDelayed(message, keys);
     this.#conn.broker.stats.publish++;
     const n = queues.length;
-    this.#routedJournaled = false;
+    // A delayed message kept in the store counts as journaled: its confirm waits for the sync.
+    this.#routedJournaled = held > 0 && message.journaled;
     if (n === 0) {
       if (mandatory && held === 0) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);
       if (held === 0) this.#conn.broker.stats[mandatory ? "returnUnroutable" : "dropUnroutable"]++;

@@ -14,6 +14,7 @@ import {
   type ExchangeTypePlugin,
   type FieldTable,
   type FieldValue,
+  type KeyValueStore,
   ListRouter,
   type Owner,
   preconditionFailed,
@@ -47,11 +48,19 @@ class DeduplicationRouter extends ListRouter {
   readonly #seen = new Map<string, number>();
   readonly #size: number;
   readonly #ttl: number | undefined;
+  /** The cache on disk, for a durable exchange in a broker with a store: it survives restarts. */
+  readonly #kv: KeyValueStore | undefined;
 
   constructor(owner: Owner) {
     super();
     this.#size = integerOf(owner.effectiveArg("x-cache-size", "cache-size")) ?? DEFAULT_CACHE_SIZE;
     this.#ttl = integerOf(owner.effectiveArg("x-cache-ttl", "cache-ttl"));
+    this.#kv = owner.keyValue?.("seen");
+    if (this.#kv !== undefined) {
+      for (const [key, until] of this.#kv.entries()) {
+        this.#seen.set(key, new DataView(until.buffer, until.byteOffset).getFloat64(0));
+      }
+    }
   }
 
   route(input: RoutingInput, out: RouteSink): void {
@@ -66,8 +75,18 @@ class DeduplicationRouter extends ListRouter {
     if (until !== undefined && until > now) return true;
     if (until !== undefined) this.#seen.delete(key);
     const ttl = integerOf(headers["x-cache-ttl"]) ?? this.#ttl;
-    this.#seen.set(key, ttl === undefined || Number.isNaN(ttl) ? Infinity : now + ttl);
-    if (this.#seen.size > this.#size) this.#seen.delete(this.#seen.keys().next().value!);
+    const expires = ttl === undefined || Number.isNaN(ttl) ? Infinity : now + ttl;
+    this.#seen.set(key, expires);
+    if (this.#kv !== undefined) {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setFloat64(0, expires);
+      this.#kv.set(key, b);
+    }
+    if (this.#seen.size > this.#size) {
+      const oldest = this.#seen.keys().next().value!;
+      this.#seen.delete(oldest);
+      this.#kv?.delete(oldest);
+    }
     return false;
   }
 }

@@ -35,6 +35,8 @@ export function openDataDir(broker: Broker, dir: string, sync: SyncMode = "alway
       }
     }
   }
+  let delayed = 0;
+  for (const v of broker.vhosts.values()) delayed += v.restoreDelayed();
   const summary = store.finishRecovery();
   // From now on every change to durable definitions is written (those restored included).
   store.definitions = () => exportDefinitions(broker, { durableOnly: true });
@@ -45,6 +47,7 @@ export function openDataDir(broker: Broker, dir: string, sync: SyncMode = "alway
     queues: summary.queues,
     messages: summary.messages,
     segments: summary.segments,
+    delayed,
     ms: Math.round(performance.now() - started),
   });
   return store;
