@@ -153,9 +153,12 @@ export class Queue implements Owner {
     this.#journal = journal;
   }
 
-  /** A message found in the journal at start-up: queued at the tail, on disk until needed. */
-  restore(location: number, length: number, bodyLength: number, delivered: boolean): void {
-    this.#paged.push(location, length, bodyLength, { redelivered: delivered, journaled: true }, Infinity);
+  /**
+   * A message found in the journal at start-up: queued at the tail, on disk until needed. It
+   * keeps the expiry time it had (a TTL counts from the original enqueue, across restarts).
+   */
+  restore(location: number, length: number, bodyLength: number, delivered: boolean, expiresAt: number): void {
+    this.#paged.push(location, length, bodyLength, { redelivered: delivered, journaled: true }, expiresAt);
   }
 
   /** Ready messages waiting on disk (not counted in memory). */
@@ -223,10 +226,11 @@ export class Queue implements Owner {
     const ttl = Math.min(this.messageTtl, message.ttl);
     const store = this.#store;
     let journaled = false;
+    const expiresAt = ttl === Infinity ? Infinity : this.#clock() + ttl;
     if (store !== null) {
       if (this.#journal !== null && message.persistent) {
         store.write(message);
-        this.#journal.enqueued(message.location, message.recordLength, message.body.length);
+        this.#journal.enqueued(message.location, message.recordLength, message.body.length, expiresAt);
         message.journaled = journaled = true;
       }
       if (this.#shouldPage() && ttl !== 0) {
@@ -235,7 +239,6 @@ export class Queue implements Owner {
           store.write(message);
           store.retain(message.location);
         }
-        const expiresAt = ttl === Infinity ? Infinity : this.#clock() + ttl;
         this.#paged.push(message.location, message.recordLength, message.body.length, {
           redelivered: false,
           journaled,
@@ -252,7 +255,7 @@ export class Queue implements Owner {
       d.recordLength = message.recordLength;
     }
     if (ttl !== Infinity) {
-      d.expiresAt = this.#clock() + ttl;
+      d.expiresAt = expiresAt;
       this.#expiry.push(d);
     }
     this.#ready.push(d);

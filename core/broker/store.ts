@@ -17,8 +17,11 @@ import type { Message } from "./message.ts";
 
 /** The durable side of one queue: its journal of enqueues, deliveries and removals. */
 export interface QueueJournal {
-  /** The message (already written with `MessageStore.write`) entered the queue; retains it. */
-  enqueued(location: number, length: number, bodyLength: number): void;
+  /**
+   * The message (already written with `MessageStore.write`) entered the queue; retains it.
+   * `expiresAt` (ms since the epoch, Infinity for none) is kept so a TTL outlives a restart.
+   */
+  enqueued(location: number, length: number, bodyLength: number, expiresAt: number): void;
   /** It was delivered for the first time (recovered later, it is marked redelivered). */
   delivered(location: number, length: number): void;
   /** It left the queue for good (acked, expired, dropped, dead-lettered, purged); releases it. */
@@ -36,6 +39,7 @@ export type RecoveredEntry = (
   length: number,
   bodyLength: number,
   delivered: boolean,
+  expiresAt: number,
 ) => void;
 
 /** A namespaced durable key-value map for plugin state (delayed messages, caches…). */

@@ -35,10 +35,12 @@ import type {
 import {
   decodeRecord,
   encodeEntry,
+  encodeExpiryEntry,
   encodeKv,
   encodeRecord,
   ENTRY_DELIVERED,
   ENTRY_ENQUEUED,
+  ENTRY_EXPIRES,
   ENTRY_REMOVED,
   ENTRY_SIZE,
   entryIntact,
@@ -97,6 +99,8 @@ interface Replayed {
   bodyLengths: Uint32Array;
   /** Bit 1: live; bit 2: delivered. */
   flags: Uint8Array;
+  /** Expiry times (ms since the epoch), allocated when some entry has one; Infinity for none. */
+  expiresAt: Float64Array | null;
   count: number;
   live: number;
   damaged: number;
@@ -732,15 +736,23 @@ class FileJournal implements QueueJournal {
   /** Writes a fresh journal holding only the live entries of `r` (temp file, fsync, rename). */
   static #rewrite(store: FileStore, path: string, vhost: string, queue: string, r: Replayed): FileJournal {
     const header = journalHeader(vhost, queue);
-    let delivered = 0;
-    for (let i = 0; i < r.count; i++) if ((r.flags[i] & 3) === 3) delivered++;
-    const b = new Uint8Array(header.length + (r.live + delivered) * ENTRY_SIZE);
+    let extra = 0;
+    for (let i = 0; i < r.count; i++) {
+      if ((r.flags[i] & 3) === 3) extra++;
+      if ((r.flags[i] & 1) !== 0 && r.expiresAt !== null && r.expiresAt[i] !== Infinity) extra++;
+    }
+    const b = new Uint8Array(header.length + (r.live + extra) * ENTRY_SIZE);
     b.set(header, 0);
     let p = header.length;
     for (let i = 0; i < r.count; i++) {
       if ((r.flags[i] & 1) === 0) continue;
       encodeEntry(b, p, ENTRY_ENQUEUED, r.locations[i], r.lengths[i], r.bodyLengths[i]);
       p += ENTRY_SIZE;
+      const expiresAt = r.expiresAt?.[i] ?? Infinity;
+      if (expiresAt !== Infinity) {
+        encodeExpiryEntry(b, p, r.locations[i], expiresAt);
+        p += ENTRY_SIZE;
+      }
       if (r.flags[i] & 2) {
         encodeEntry(b, p, ENTRY_DELIVERED, r.locations[i], r.lengths[i], r.bodyLengths[i]);
         p += ENTRY_SIZE;
@@ -757,7 +769,7 @@ class FileJournal implements QueueJournal {
     }
     fs.renameSync(tmp, path);
     const j = new FileJournal(store, path, fs.openSync(path, "r+"), b.length, header.length, vhost, queue);
-    j.#entries = r.live + delivered;
+    j.#entries = r.live + extra;
     j.live = r.live;
     return j;
   }
@@ -769,25 +781,39 @@ class FileJournal implements QueueJournal {
     if (r === null) return;
     for (let i = 0; i < r.count; i++) {
       const f = r.flags[i];
-      if (f & 1) each(r.locations[i], r.lengths[i], r.bodyLengths[i], (f & 2) !== 0);
+      if (f & 1) {
+        each(r.locations[i], r.lengths[i], r.bodyLengths[i], (f & 2) !== 0, r.expiresAt?.[i] ?? Infinity);
+      }
     }
   }
 
-  #append(kind: number, location: number, length: number, bodyLength: number): void {
-    if (this.#dropped) return;
+  /** Room for one more entry in the pending buffer; returns where it goes. */
+  #reserve(): number {
     if (this.#pendingUsed + ENTRY_SIZE > this.#pending.length) {
       const bigger = new Uint8Array(this.#pending.length * 2);
       bigger.set(this.#pending.subarray(0, this.#pendingUsed));
       this.#pending = bigger;
     }
     if (this.#pendingUsed === 0) this.#store.journalChanged();
-    encodeEntry(this.#pending, this.#pendingUsed, kind, location, length, bodyLength);
+    const at = this.#pendingUsed;
     this.#pendingUsed += ENTRY_SIZE;
     this.#entries++;
+    return at;
   }
 
-  enqueued(location: number, length: number, bodyLength: number): void {
+  #append(kind: number, location: number, length: number, bodyLength: number): void {
+    if (this.#dropped) return;
+    const at = this.#reserve(); // first: it may replace the buffer
+    encodeEntry(this.#pending, at, kind, location, length, bodyLength);
+  }
+
+  enqueued(location: number, length: number, bodyLength: number, expiresAt: number): void {
+    if (this.#dropped) return;
     this.#append(ENTRY_ENQUEUED, location, length, bodyLength);
+    if (expiresAt !== Infinity) {
+      const at = this.#reserve();
+      encodeExpiryEntry(this.#pending, at, location, expiresAt);
+    }
     this.live++;
     this.#store.retain(location);
   }
@@ -862,6 +888,7 @@ function replay(b: Uint8Array, headerSize: number): Replayed {
     lengths: new Uint32Array(n),
     bodyLengths: new Uint32Array(n),
     flags: new Uint8Array(n),
+    expiresAt: null,
     count: 0,
     live: 0,
     damaged: 0,
@@ -901,6 +928,10 @@ function replay(b: Uint8Array, headerSize: number): Replayed {
       r.bodyLengths[k] = d.getUint32(at + 16);
       r.flags[k] = 1;
       r.live++;
+    } else if (kind === ENTRY_EXPIRES) {
+      const k = find(loc);
+      if (k < 0 || (r.flags[k] & 1) === 0) continue;
+      (r.expiresAt ??= new Float64Array(n).fill(Infinity))[k] = d.getFloat64(at + 12);
     } else if (kind === ENTRY_DELIVERED || kind === ENTRY_REMOVED) {
       const k = find(loc);
       if (k < 0 || (r.flags[k] & 1) === 0) continue;

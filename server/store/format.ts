@@ -136,6 +136,11 @@ export const ENTRY_SIZE = 24;
 export const ENTRY_ENQUEUED = 1;
 export const ENTRY_DELIVERED = 2;
 export const ENTRY_REMOVED = 3;
+/**
+ * Written right after the enqueued entry of a message with a TTL: the same segment and offset,
+ * then its expiry time (ms since the epoch, a float64) where the lengths are in other entries.
+ */
+export const ENTRY_EXPIRES = 4;
 
 /** A journal header naming its queue. */
 export function journalHeader(vhost: string, queue: string): Uint8Array {
@@ -193,6 +198,16 @@ export function encodeEntry(
   d.setUint32(at + 8, location >>> 0);
   d.setUint32(at + 12, length);
   d.setUint32(at + 16, bodyLength);
+  d.setUint32(at + 20, crc32(b.subarray(at, at + 20)));
+}
+
+/** Writes an expiry entry at `at`: kind, location, then the time as a float64. */
+export function encodeExpiryEntry(b: Uint8Array, at: number, location: number, expiresAt: number): void {
+  const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  d.setUint32(at, ENTRY_EXPIRES << 24);
+  d.setUint32(at + 4, Math.floor(location / 0x1_0000_0000));
+  d.setUint32(at + 8, location >>> 0);
+  d.setFloat64(at + 12, expiresAt);
   d.setUint32(at + 20, crc32(b.subarray(at, at + 20)));
 }
 

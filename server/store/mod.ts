@@ -31,7 +31,11 @@ export function openDataDir(broker: Broker, dir: string, sync: SyncMode = "alway
   for (const v of broker.vhosts.values()) {
     for (const q of v.queues.values()) {
       if (isRecovered(q)) {
-        store.recover(v.name, q.name, (l, len, body, delivered) => q.restore(l, len, body, delivered));
+        store.recover(
+          v.name,
+          q.name,
+          (l, len, body, delivered, expires) => q.restore(l, len, body, delivered, expires),
+        );
       }
     }
   }

@@ -714,7 +714,6 @@ restartTest(
     assert.equal(dead[0].properties.headers?.["x-death"]?.[0]?.reason, "expired");
     assert.equal(await depth(c2, "ttl"), 0);
   },
-  { knownBug: "recovered messages never expire: Queue.restore() pushes expiresAt Infinity" },
 );
 
 restartTest(
@@ -735,7 +734,6 @@ restartTest(
     assert.deepEqual(bodies(got), ["long", "none"]);
     assert.equal(got[0].properties.expiration, "600000");
   },
-  { knownBug: "recovered messages never expire: Queue.restore() pushes expiresAt Infinity" },
 );
 
 restartTest("a durable priority queue comes back in priority order", async (h) => {
