@@ -31,6 +31,7 @@ import { connectionRoutes } from "./routes/connections.ts";
 import { objectRoutes } from "./routes/objects.ts";
 import { overviewRoutes } from "./routes/overview.ts";
 import { HttpError } from "./_util.ts";
+import { dashboardRoutes } from "./dashboard/mod.ts";
 
 export type { AppEnv, ManagementOptions } from "./api.ts";
 
@@ -105,11 +106,7 @@ export function createManagementApp(broker: Broker, options: ManagementOptions =
         "content-type": "text/plain; version=0.0.4; charset=utf-8",
       }),
   );
-  app.get("/", (c) =>
-    c.text(
-      "Warren management API: see /api/overview (HTTP basic auth) and /metrics. " +
-        "The web dashboard is not built yet.\n",
-    ));
+  dashboardRoutes(app);
 
   return app;
 }
