@@ -50,6 +50,12 @@ try {
   });
   assert.equal(res.status, 200, "binary's management API did not answer");
   assert.equal((await res.json()).product_name, "Warren");
+  // The web dashboard's files are inside the binary (no files read at run time).
+  const page = await fetch(`http://127.0.0.1:${httpPort}/`);
+  assert.match(await page.text(), /dashboard\/app\.js/, "binary does not serve the dashboard page");
+  const script = await fetch(`http://127.0.0.1:${httpPort}/dashboard/app.js`);
+  assert.equal(script.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.match(await script.text(), /sampleOverview/, "binary does not serve the dashboard's scripts");
 } finally {
   child.kill("SIGTERM");
   const status = await child.status;
