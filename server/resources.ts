@@ -120,7 +120,8 @@ export function startResourceMonitor(
     broker.setAlarm("memory", used > memoryLimit);
     if (options.dataDir !== undefined) {
       report.diskFree = diskFree(options.dataDir);
-      broker.setAlarm("disk", report.diskFree < diskLimit);
+      // A store that failed to write (disk full, I/O error) keeps the alarm up until restart.
+      broker.setAlarm("disk", report.diskFree < diskLimit || broker.store?.failed === true);
     }
   };
   check();

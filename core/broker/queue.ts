@@ -20,6 +20,7 @@ import { ExpiryHeap } from "./expiry_heap.ts";
 import { PriorityDeque } from "./priority_deque.ts";
 import { Delivery, type Message, withDeliveryCount } from "./message.ts";
 import type { DeadLetterReason, Owner, Router } from "./router.ts";
+import { type Policy, policyNumber } from "./policies.ts";
 import { type MessageStore, PagedList, type QueueJournal } from "./store.ts";
 
 /** What a full queue does with one more message (`x-overflow`). */
@@ -95,10 +96,14 @@ export class Queue implements Owner {
   #store: MessageStore | null = null;
   /** This queue's journal: durable queues in a broker with a store. */
   #journal: QueueJournal | null = null;
-  readonly limits: QueueLimits;
-  readonly messageTtl: number;
-  readonly expires: number;
-  readonly deliveryLimit: number;
+  // Effective settings: from the arguments, recomputed with the policy by applyPolicy() (so the
+  // publish path reads plain fields, never a policy).
+  limits: QueueLimits;
+  messageTtl: number;
+  expires: number;
+  deliveryLimit: number;
+  /** The policy in force (set through applyPolicy), or null. */
+  policy: Policy | null = null;
   readonly consumerTimeout: number;
   readonly #clock: () => number;
   /** Deliveries with a finite expiry, soonest first (per-message TTL expires anywhere in the queue). */
@@ -172,8 +177,37 @@ export class Queue implements Owner {
   }
 
   /** @inheritdoc */
-  effectiveArg(xArg: string, _policyKey: string): FieldValue | undefined {
-    return this.options.args[xArg];
+  effectiveArg(xArg: string, policyKey: string): FieldValue | undefined {
+    const v = this.options.args[xArg];
+    if (v !== undefined || this.policy === null) return v;
+    return this.policy.definition[policyKey] as FieldValue | undefined;
+  }
+
+  /**
+   * Puts a policy (or none) in force and recomputes the settings, as RabbitMQ 3.10 resolves
+   * them for a classic queue: for `max-length`, `max-length-bytes`, `message-ttl`, `expires` and
+   * `delivery-limit` the lower of argument and policy wins; for `overflow` the argument. A lower
+   * length limit with `drop-head` trims the queue at once (dead-lettered as `maxlen`); a new
+   * TTL applies to messages enqueued from now on; the `expires` countdown starts again.
+   */
+  applyPolicy(policy: Policy | null): void {
+    this.policy = policy;
+    const o = this.options;
+    const args = o.limits ?? UNLIMITED;
+    const maxLength = Math.min(args.maxLength, policyNumber(policy, "max-length"));
+    const maxLengthBytes = Math.min(args.maxLengthBytes, policyNumber(policy, "max-length-bytes"));
+    const fromPolicy = policy?.definition.overflow;
+    const overflow: Overflow = o.args["x-overflow"] === undefined && typeof fromPolicy === "string"
+      ? fromPolicy as Overflow
+      : args.overflow;
+    this.limits = maxLength === Infinity && maxLengthBytes === Infinity && overflow === "drop-head"
+      ? UNLIMITED
+      : { maxLength, maxLengthBytes, overflow };
+    this.messageTtl = Math.min(o.messageTtl ?? Infinity, policyNumber(policy, "message-ttl"));
+    this.expires = Math.min(o.expires ?? Infinity, policyNumber(policy, "expires"));
+    this.deliveryLimit = Math.min(o.deliveryLimit ?? Infinity, policyNumber(policy, "delivery-limit"));
+    this.touch();
+    if (this.limits.overflow === "drop-head" && this.limits !== UNLIMITED) this.#dropOverflow();
   }
 
   /** Body bytes of the ready messages. */
@@ -299,8 +333,8 @@ export class Queue implements Owner {
       const journaled = paged.headJournaled;
       const redelivered = paged.headRedelivered;
       const expiresAt = paged.headExpiresAt;
-      paged.shift();
       const message = store.read(location, length);
+      paged.shift(message === null ? -1 : message.body.length);
       if (!journaled) store.release(location);
       if (message === null) {
         if (journaled) this.#journal?.removed(location, length);

@@ -68,12 +68,20 @@ export interface MessageStore {
   journal(vhost: string, queue: string): QueueJournal;
   /** Messages a durable queue held when the broker stopped, in queue order; each stays retained. */
   recover(vhost: string, queue: string, each: RecoveredEntry): void;
+  /**
+   * Hands buffered journal entries to the operating system now (no fsync). Called before
+   * deliveries reach a socket, so a process crash never forgets that a message was delivered
+   * (it comes back marked redelivered). Cheap when nothing is buffered.
+   */
+  writeOut(): void;
   /** Calls back once everything written so far is on disk (group commit: one fsync for many). */
   afterSync(callback: () => void): void;
   /** Durable definitions changed: they are written before the next sync completes. */
   definitionsChanged(): void;
   /** A plugin's durable key-value map. */
   keyValue(namespace: string): KeyValueStore;
+  /** Set once a write or sync failed: nothing more is confirmed (the disk alarm is raised). */
+  readonly failed: boolean;
 }
 
 /**
@@ -93,30 +101,40 @@ export function ownerNamespace(vhost: string, owner: string, namespace: string):
   return `owner-${(h1 >>> 0).toString(16).padStart(8, "0")}${(h2 >>> 0).toString(16).padStart(8, "0")}`;
 }
 
-/** Words per entry of a `PagedList`: segment, offset, record length with flags, body length. */
-const STRIDE = 4;
-const CHUNK = 4096;
+/** Words per entry of a `PagedList`: offset in the segment, record length with flags. */
+const STRIDE = 2;
+const CHUNK = 8192;
 /** Flag bit in the length word: the message was delivered before. */
 const REDELIVERED = 0x8000_0000;
 /** Flag bit in the length word: the queue's journal holds the message (else only the paged list). */
 const JOURNALED = 0x4000_0000;
 const FLAGS = REDELIVERED | JOURNALED;
+/** Bytes of a record beyond its body when the body is not known (a record that could not be read). */
+const RECORD_OVERHEAD_ESTIMATE = 20;
 
 /**
- * The paged-out tail of a queue: messages on disk, in order, 16 bytes each in memory
- * (segment, offset, record length with flags, body length as four u32; an expiry time only in
- * chunks that have one), in chunks so it grows and shrinks without copying. A queue of ten
- * million messages holds 160 MB here instead of ten million objects. Record lengths stay under
- * 1 GiB (the top two bits of the length word are flags).
+ * The paged-out tail of a queue: messages on disk, in order, 8 bytes each in memory (offset and
+ * record length with two flag bits, as two u32), in chunks so it grows and shrinks without
+ * copying. Segment numbers change rarely along a queue, so each chunk keeps them as runs
+ * (first slot, segment); expiry times are kept only in chunks where some message has one.
+ * A queue of ten million messages holds about 80 MB here instead of ten million objects.
+ * Record lengths stay under 1 GiB (the top two bits of the length word are flags).
  */
 export class PagedList {
   readonly #chunks: Uint32Array[] = [];
+  /** Per chunk: [first slot, segment, first slot, segment…], one pair per run of one segment. */
+  readonly #segments: number[][] = [];
   /** Expiry times (ms), per chunk, allocated the first time a message in it has one. */
   readonly #expiry: (Float64Array | null)[] = [];
   /** Index of the head entry in the first chunk. */
   #head = 0;
+  /** Index in the first chunk's segment runs of the run holding the head. */
+  #headRun = 0;
   #length = 0;
-  /** Sum of body lengths, for `x-max-length-bytes`. */
+  /**
+   * Sum of body lengths, for `x-max-length-bytes`: added on `push`, taken off by `shift` with
+   * the body length the reader found.
+   */
   bodyBytes = 0;
 
   /** Entries. */
@@ -137,15 +155,17 @@ export class PagedList {
     const ci = Math.floor(end / CHUNK);
     if (ci === chunks.length) {
       chunks.push(new Uint32Array(CHUNK * STRIDE));
+      this.#segments.push([]);
       this.#expiry.push(null);
     }
     const slot = end % CHUNK;
-    const i = slot * STRIDE;
+    const segment = Math.floor(location / 0x1_0000_0000);
+    const runs = this.#segments[ci];
+    if (runs.length === 0 || runs[runs.length - 1] !== segment) runs.push(slot, segment);
     const c = chunks[ci];
-    c[i] = Math.floor(location / 0x1_0000_0000);
-    c[i + 1] = location >>> 0;
-    c[i + 2] = (length | (flags.redelivered ? REDELIVERED : 0) | (flags.journaled ? JOURNALED : 0)) >>> 0;
-    c[i + 3] = bodyLength;
+    c[slot * STRIDE] = location >>> 0;
+    c[slot * STRIDE + 1] =
+      (length | (flags.redelivered ? REDELIVERED : 0) | (flags.journaled ? JOURNALED : 0)) >>> 0;
     if (expiresAt !== Infinity) {
       (this.#expiry[ci] ??= new Float64Array(CHUNK).fill(Infinity))[slot] = expiresAt;
     }
@@ -155,29 +175,24 @@ export class PagedList {
 
   /** Location of the head entry (call only when non-empty). */
   get headLocation(): number {
-    const c = this.#chunks[0];
-    const i = this.#head * STRIDE;
-    return c[i] * 0x1_0000_0000 + c[i + 1];
+    const runs = this.#segments[0];
+    while (this.#headRun + 2 < runs.length && runs[this.#headRun + 2] <= this.#head) this.#headRun += 2;
+    return runs[this.#headRun + 1] * 0x1_0000_0000 + this.#chunks[0][this.#head * STRIDE];
   }
 
   /** Record length of the head entry. */
   get headLength(): number {
-    return (this.#chunks[0][this.#head * STRIDE + 2] & ~FLAGS) >>> 0;
-  }
-
-  /** Body length of the head entry. */
-  get headBodyLength(): number {
-    return this.#chunks[0][this.#head * STRIDE + 3];
+    return (this.#chunks[0][this.#head * STRIDE + 1] & ~FLAGS) >>> 0;
   }
 
   /** Whether the head entry was delivered before. */
   get headRedelivered(): boolean {
-    return (this.#chunks[0][this.#head * STRIDE + 2] & REDELIVERED) !== 0;
+    return (this.#chunks[0][this.#head * STRIDE + 1] & REDELIVERED) !== 0;
   }
 
   /** Whether the queue's journal holds the head entry. */
   get headJournaled(): boolean {
-    return (this.#chunks[0][this.#head * STRIDE + 2] & JOURNALED) !== 0;
+    return (this.#chunks[0][this.#head * STRIDE + 1] & JOURNALED) !== 0;
   }
 
   /** When the head entry expires (ms); Infinity without a TTL. */
@@ -185,19 +200,27 @@ export class PagedList {
     return this.#expiry[0]?.[this.#head] ?? Infinity;
   }
 
-  /** Drops the head entry. */
-  shift(): void {
-    this.bodyBytes -= this.headBodyLength;
+  /**
+   * Drops the head entry.
+   * @param bodyLength its body length, when the caller read the record; estimated otherwise
+   */
+  shift(bodyLength = -1): void {
+    const estimate = bodyLength >= 0 ? bodyLength : this.headLength - RECORD_OVERHEAD_ESTIMATE;
     this.#length--;
+    this.bodyBytes = this.#length === 0 ? 0 : Math.max(0, this.bodyBytes - estimate);
     if (++this.#head === CHUNK) {
       this.#chunks.shift();
+      this.#segments.shift();
       this.#expiry.shift();
       this.#head = 0;
+      this.#headRun = 0;
     }
     if (this.#length === 0) {
       this.#chunks.length = 0;
+      this.#segments.length = 0;
       this.#expiry.length = 0;
       this.#head = 0;
+      this.#headRun = 0;
     }
   }
 }

@@ -701,6 +701,8 @@ export class Connection implements FrameHandler {
     if (w.bytes.length > MAX_RETAINED_OUTPUT) this.#out = new Writer(FLUSH_THRESHOLD * 2);
     else w.reset();
     this.#lastSent = this.broker.now;
+    // Journal entries saying these deliveries happened reach the OS before the deliveries do.
+    this.broker.store?.writeOut();
     if (!this.transport.write(data)) this.congested = true;
   }
 }

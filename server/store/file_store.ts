@@ -104,6 +104,8 @@ interface Replayed {
   count: number;
   live: number;
   damaged: number;
+  /** Entries that removed a message (a journal without any need not be rewritten). */
+  removed: number;
 }
 
 /** The message store on files. */
@@ -122,6 +124,8 @@ export class FileStore implements MessageStore {
   readonly #unclaimed = new Map<string, string>();
   #nextJournal = 1;
   readonly #kv = new Map<string, FileKeyValue>();
+  /** Journals and key-value logs with buffered entries (only those are visited per turn). */
+  readonly #pendingJournals = new Set<{ writePending(): void }>();
   readonly #dirty = new Set<number>();
   #waiters: (() => void)[] = [];
   #flushScheduled = false;
@@ -313,6 +317,15 @@ export class FileStore implements MessageStore {
     }
   }
 
+  /** `count` more holders of records in segment `n` (recovery retains a whole journal at once). */
+  retainSegment(n: number, count: number): void {
+    const seg = this.#segments.get(n);
+    if (seg !== undefined && count > 0) {
+      seg.refs += count;
+      this.#reclaimable.delete(seg);
+    }
+  }
+
   /** @inheritdoc */
   release(location: number): void {
     const seg = this.#segments.get(Math.floor(location / TWO_32));
@@ -372,9 +385,22 @@ export class FileStore implements MessageStore {
     return { queues: this.#journals.size, messages, segments: this.#segments.size };
   }
 
-  /** Called by a journal that has something to write or was dropped. */
-  journalChanged(): void {
+  /** Called by a journal (or key-value log) that now has something to write. */
+  journalChanged(j: { writePending(): void }): void {
+    this.#pendingJournals.add(j);
     this.#scheduleFlush();
+  }
+
+  /** @inheritdoc */
+  writeOut(): void {
+    if (this.#pendingJournals.size === 0 || this.#closed) return;
+    try {
+      this.#writeBuffer(); // records first: no journal entry may point past its segment's end
+      for (const j of this.#pendingJournals) j.writePending();
+    } catch (err) {
+      this.#fatal(err);
+    }
+    this.#pendingJournals.clear();
   }
 
   /** Called by a dropped journal. */
@@ -454,8 +480,8 @@ export class FileStore implements MessageStore {
 
   #writeAll(): void {
     this.#writeBuffer();
-    for (const j of this.#journals.values()) j.writePending();
-    for (const kv of this.#kv.values()) kv.writePending();
+    for (const j of this.#pendingJournals) j.writePending();
+    this.#pendingJournals.clear();
   }
 
   /** One round: the definitions (if changed), then an fsync of every file written since the last. */
@@ -704,18 +730,29 @@ class FileJournal implements QueueJournal {
     const headerSize = typeof h === "string" ? 0 : h.size;
     const r = replay(b, headerSize);
     // Entries pointing past the end of their segment (a segment cut short) cannot be read back.
+    // Live entries are counted per segment on the way, so each segment is retained once.
     let unreadable = 0;
+    const perSegment = new Map<number, number>();
+    let lastSeg = -1;
+    let lastSize = -1;
+    let lastCount = 0;
     for (let i = 0; i < r.count; i++) {
       if ((r.flags[i] & 1) === 0) continue;
       const loc = r.locations[i];
       const seg = Math.floor(loc / TWO_32);
-      const end = (loc % TWO_32) + r.lengths[i];
-      if (store.segmentSize(seg) < end) {
+      if (seg !== lastSeg) {
+        if (lastCount > 0) perSegment.set(lastSeg, (perSegment.get(lastSeg) ?? 0) + lastCount);
+        lastSeg = seg;
+        lastSize = store.segmentSize(seg);
+        lastCount = 0;
+      }
+      if (lastSize < (loc % TWO_32) + r.lengths[i]) {
         r.flags[i] = 0;
         r.live--;
         unreadable++;
-      }
+      } else lastCount++;
     }
+    if (lastCount > 0) perSegment.set(lastSeg, (perSegment.get(lastSeg) ?? 0) + lastCount);
     const torn = (b.length - headerSize) % ENTRY_SIZE;
     if (r.damaged > 0 || torn > 0 || unreadable > 0) {
       store.log.error("store: queue journal damaged; intact entries kept", {
@@ -727,9 +764,15 @@ class FileJournal implements QueueJournal {
         messagesWithMissingRecords: unreadable,
       });
     }
-    const j = FileJournal.#rewrite(store, path, vhost, queue, r);
+    // A journal that says only what is live (a deep queue nobody consumed) is kept as it is;
+    // one with removed or damaged entries is rewritten, so it says only what is live.
+    const j = r.removed === 0 && r.damaged === 0 && torn === 0 && unreadable === 0
+      ? new FileJournal(store, path, fs.openSync(path, "r+"), b.length, headerSize, vhost, queue)
+      : FileJournal.#rewrite(store, path, vhost, queue, r);
+    j.#entries = Math.floor((j.#size - headerSize) / ENTRY_SIZE);
+    j.live = r.live;
     j.#replayed = r;
-    for (let i = 0; i < r.count; i++) if (r.flags[i] & 1) store.retain(r.locations[i]);
+    for (const [seg, count] of perSegment) store.retainSegment(seg, count);
     return j;
   }
 
@@ -794,7 +837,7 @@ class FileJournal implements QueueJournal {
       bigger.set(this.#pending.subarray(0, this.#pendingUsed));
       this.#pending = bigger;
     }
-    if (this.#pendingUsed === 0) this.#store.journalChanged();
+    if (this.#pendingUsed === 0) this.#store.journalChanged(this);
     const at = this.#pendingUsed;
     this.#pendingUsed += ENTRY_SIZE;
     this.#entries++;
@@ -892,6 +935,7 @@ function replay(b: Uint8Array, headerSize: number): Replayed {
     count: 0,
     live: 0,
     damaged: 0,
+    removed: 0,
   };
   if (headerSize === 0) return r;
   const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -939,6 +983,7 @@ function replay(b: Uint8Array, headerSize: number): Replayed {
       else {
         r.flags[k] = 0;
         r.live--;
+        r.removed++;
       }
     } else r.damaged++;
   }
@@ -1029,7 +1074,7 @@ class FileKeyValue implements KeyValueStore {
   }
 
   #queue(record: Uint8Array): void {
-    if (this.#pending.length === 0) this.#store.journalChanged();
+    if (this.#pending.length === 0) this.#store.journalChanged(this);
     this.#pending.push(record);
     this.#logBytes += record.length;
   }

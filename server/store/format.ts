@@ -62,30 +62,64 @@ export function recordSize(m: Message): number {
     m.rawProperties.length + m.body.length;
 }
 
-/** UTF-8 length of a string, without encoding it when it is ASCII. */
+const scratch = new Uint8Array(255);
+
+/**
+ * Bytes `writeShort` writes for a string: its UTF-8 length, at most 255 (a name decoded from
+ * invalid UTF-8 can be longer than the 255 bytes it came in as). ASCII is not encoded to count.
+ */
 function byteLength(s: string): number {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return utf8.encode(s).length;
-  return s.length;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return utf8.encodeInto(s, scratch).written;
+  return Math.min(s.length, 255);
 }
 
 /** Writes a message's record at `at` in `b` (which has room for `recordSize(m)` bytes). */
 export function encodeRecord(m: Message, b: Uint8Array, at: number): void {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let p = at + RECORD_HEADER_SIZE;
   p = writeShort(b, p, m.exchange);
   p = writeShort(b, p, m.routingKey);
-  v.setUint32(p, m.rawProperties.length);
+  putUint32(b, p, m.rawProperties.length);
   p += 4;
   b.set(m.rawProperties, p);
   p += m.rawProperties.length;
   b.set(m.body, p);
   p += m.body.length;
-  const payload = b.subarray(at + RECORD_HEADER_SIZE, p);
-  v.setUint32(at, payload.length);
-  v.setUint32(at + 4, crc32(payload));
+  putUint32(b, at, p - at - RECORD_HEADER_SIZE);
+  putUint32(b, at + 4, crc32(b.subarray(at + RECORD_HEADER_SIZE, p)));
   b[at + 8] = FORMAT_VERSION;
   b[at + 9] = 0;
-  v.setUint16(at + 10, 0);
+  b[at + 10] = 0;
+  b[at + 11] = 0;
+}
+
+/** Big-endian u32 without a DataView (these run once or twice per message). */
+function putUint32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+}
+
+function getUint32(b: Uint8Array, at: number): number {
+  return (b[at] << 24 | b[at + 1] << 16 | b[at + 2] << 8 | b[at + 3]) >>> 0;
+}
+
+/** CRC-32 (IEEE, as zlib's) table, for the 20-byte journal entries: cheaper in JS than a native call. */
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/** CRC-32 of `b[start..end)`, equal to zlib's `crc32(b.subarray(start, end))`. */
+export function crc32Range(b: Uint8Array, start: number, end: number): number {
+  let c = -1;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
 }
 
 function writeShort(b: Uint8Array, p: number, s: string): number {
@@ -192,13 +226,12 @@ export function encodeEntry(
   length: number,
   bodyLength: number,
 ): void {
-  const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  d.setUint32(at, kind << 24);
-  d.setUint32(at + 4, Math.floor(location / 0x1_0000_0000));
-  d.setUint32(at + 8, location >>> 0);
-  d.setUint32(at + 12, length);
-  d.setUint32(at + 16, bodyLength);
-  d.setUint32(at + 20, crc32(b.subarray(at, at + 20)));
+  putUint32(b, at, kind << 24);
+  putUint32(b, at + 4, Math.floor(location / 0x1_0000_0000));
+  putUint32(b, at + 8, location >>> 0);
+  putUint32(b, at + 12, length);
+  putUint32(b, at + 16, bodyLength);
+  putUint32(b, at + 20, crc32Range(b, at, at + 20));
 }
 
 /** Writes an expiry entry at `at`: kind, location, then the time as a float64. */
@@ -208,13 +241,12 @@ export function encodeExpiryEntry(b: Uint8Array, at: number, location: number, e
   d.setUint32(at + 4, Math.floor(location / 0x1_0000_0000));
   d.setUint32(at + 8, location >>> 0);
   d.setFloat64(at + 12, expiresAt);
-  d.setUint32(at + 20, crc32(b.subarray(at, at + 20)));
+  d.setUint32(at + 20, crc32Range(b, at, at + 20));
 }
 
 /** True when the entry at `at` passes its checksum. */
 export function entryIntact(b: Uint8Array, at: number): boolean {
-  const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return crc32(b.subarray(at, at + 20)) === d.getUint32(at + 20);
+  return crc32Range(b, at, at + 20) === getUint32(b, at + 20);
 }
 
 // ---------------------------------------------------------------- key-value logs

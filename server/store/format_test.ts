@@ -29,9 +29,6 @@ import {
   segmentName,
 } from "./format.ts";
 
-/** WARREN_TEST_KNOWN_BUGS=1 runs the tests of known bugs (they fail until fixed). */
-const RUN_KNOWN_BUGS = Deno.env.get("WARREN_TEST_KNOWN_BUGS") === "1";
-
 const enc = new TextEncoder();
 
 function props(p: Parameters<typeof writeProperties>[1]): Uint8Array {
@@ -156,14 +153,7 @@ Deno.test("decodeRecord() returns a message that owns no more than its record", 
 });
 
 Deno.test(
-  {
-    name:
-      "recordSize() matches what encodeRecord() writes for a routing key of U+FFFD (invalid UTF-8 on the wire)" +
-      (RUN_KNOWN_BUGS
-        ? ""
-        : " (ignored: known bug: the size counts 3 bytes per U+FFFD past the 255-byte shortstr limit)"),
-    ignore: !RUN_KNOWN_BUGS,
-  },
+  "recordSize() matches what encodeRecord() writes for a routing key of U+FFFD (invalid UTF-8 on the wire)",
   () => {
     // The wire reader decodes shortstr with a non-fatal TextDecoder: 100 bytes of 0xFF arrive as 100
     // U+FFFD, 300 bytes in UTF-8. encodeRecord writes at most 255; recordSize counts all 300, so
