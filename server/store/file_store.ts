@@ -724,11 +724,9 @@ class FileJournal implements QueueJournal {
    * when it holds dead entries, so the file again says only what is live.
    */
   static reopen(store: FileStore, path: string, vhost: string, queue: string): FileJournal {
-    const bytes = fs.readFileSync(path);
-    const b = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const h = readJournalHeader(b);
+    const h = readJournalHeader(readHead(path, 4096));
     const headerSize = typeof h === "string" ? 0 : h.size;
-    const r = replay(b, headerSize);
+    const { r, size } = replayFile(path, headerSize);
     // Entries pointing past the end of their segment (a segment cut short) cannot be read back.
     // Live entries are counted per segment on the way, so each segment is retained once.
     let unreadable = 0;
@@ -753,7 +751,7 @@ class FileJournal implements QueueJournal {
       } else lastCount++;
     }
     if (lastCount > 0) perSegment.set(lastSeg, (perSegment.get(lastSeg) ?? 0) + lastCount);
-    const torn = (b.length - headerSize) % ENTRY_SIZE;
+    const torn = (size - headerSize) % ENTRY_SIZE;
     if (r.damaged > 0 || torn > 0 || unreadable > 0) {
       store.log.error("store: queue journal damaged; intact entries kept", {
         vhost,
@@ -767,7 +765,7 @@ class FileJournal implements QueueJournal {
     // A journal that says only what is live (a deep queue nobody consumed) is kept as it is;
     // one with removed or damaged entries is rewritten, so it says only what is live.
     const j = r.removed === 0 && r.damaged === 0 && torn === 0 && unreadable === 0
-      ? new FileJournal(store, path, fs.openSync(path, "r+"), b.length, headerSize, vhost, queue)
+      ? new FileJournal(store, path, fs.openSync(path, "r+"), size, headerSize, vhost, queue)
       : FileJournal.#rewrite(store, path, vhost, queue, r);
     j.#entries = Math.floor((j.#size - headerSize) / ENTRY_SIZE);
     j.live = r.live;
@@ -889,8 +887,7 @@ class FileJournal implements QueueJournal {
 
   /** Rewrites the journal with only its live entries (same steps as after a restart). */
   #compact(): void {
-    const bytes = fs.readFileSync(this.#path);
-    const r = replay(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), this.#headerSize);
+    const { r } = replayFile(this.#path, this.#headerSize);
     fs.closeSync(this.#fd);
     const fresh = FileJournal.#rewrite(this.#store, this.#path, this.vhost, this.queue, r);
     this.#fd = fresh.#fd;
@@ -904,8 +901,7 @@ class FileJournal implements QueueJournal {
     this.#dropped = true;
     // Release what the journal still holds: replay it (it is about to be deleted anyway).
     this.writePending();
-    const bytes = fs.readFileSync(this.#path);
-    const r = replay(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), this.#headerSize);
+    const { r } = replayFile(this.#path, this.#headerSize);
     for (let i = 0; i < r.count; i++) if (r.flags[i] & 1) this.#store.release(r.locations[i]);
     this.#replayed = null;
     fs.closeSync(this.#fd);
@@ -924,9 +920,38 @@ class FileJournal implements QueueJournal {
  * search finds an entry; a map takes over should that ever not hold. Damaged entries (checksum)
  * are skipped and counted; a partial entry at the end is ignored.
  */
-function replay(b: Uint8Array, headerSize: number): Replayed {
-  const n = Math.max(0, Math.floor((b.length - headerSize) / ENTRY_SIZE));
-  const r: Replayed = {
+function replayFile(path: string, headerSize: number): { r: Replayed; size: number } {
+  const fd = fs.openSync(path, "r");
+  try {
+    const size = fs.fstatSync(fd).size;
+    const n = Math.max(0, Math.floor((size - headerSize) / ENTRY_SIZE));
+    const r = emptyReplay(n);
+    if (headerSize === 0) return { r, size };
+    // Read in slices (a whole number of entries each), so a journal of ten million entries
+    // costs its replay arrays, not also a copy of the file.
+    const chunk = new Uint8Array(ENTRY_SIZE * 65536);
+    const state = { index: null as Map<number, number> | null };
+    for (let done = 0; done < n;) {
+      const want = Math.min(n - done, 65536) * ENTRY_SIZE;
+      let got = 0;
+      while (got < want) {
+        const k = fs.readSync(fd, chunk, got, want - got, headerSize + done * ENTRY_SIZE + got);
+        if (k === 0) break;
+        got += k;
+      }
+      const entries = Math.floor(got / ENTRY_SIZE);
+      if (entries === 0) break;
+      replayEntries(chunk, entries, r, n, state);
+      done += entries;
+    }
+    return { r, size };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function emptyReplay(n: number): Replayed {
+  return {
     locations: new Float64Array(n),
     lengths: new Uint32Array(n),
     bodyLengths: new Uint32Array(n),
@@ -937,9 +962,18 @@ function replay(b: Uint8Array, headerSize: number): Replayed {
     damaged: 0,
     removed: 0,
   };
-  if (headerSize === 0) return r;
+}
+
+/** Applies `entries` entries from `b` to `r` (see replayFile). */
+function replayEntries(
+  b: Uint8Array,
+  entries: number,
+  r: Replayed,
+  n: number,
+  state: { index: Map<number, number> | null },
+): void {
   const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let index: Map<number, number> | null = null;
+  let index = state.index;
   const find = (loc: number): number => {
     if (index !== null) return index.get(loc) ?? -1;
     let lo = 0;
@@ -953,7 +987,7 @@ function replay(b: Uint8Array, headerSize: number): Replayed {
     }
     return -1;
   };
-  for (let i = 0, at = headerSize; i < n; i++, at += ENTRY_SIZE) {
+  for (let i = 0, at = 0; i < entries; i++, at += ENTRY_SIZE) {
     if (!entryIntact(b, at)) {
       r.damaged++;
       continue;
@@ -963,7 +997,7 @@ function replay(b: Uint8Array, headerSize: number): Replayed {
     if (kind === ENTRY_ENQUEUED) {
       const k = r.count++;
       if (index === null && k > 0 && r.locations[k - 1] >= loc) {
-        index = new Map();
+        index = state.index = new Map();
         for (let j = 0; j < k; j++) index.set(r.locations[j], j);
       }
       index?.set(loc, k);
@@ -987,7 +1021,6 @@ function replay(b: Uint8Array, headerSize: number): Replayed {
       }
     } else r.damaged++;
   }
-  return r;
 }
 
 // ---------------------------------------------------------------- plugin key-value logs
