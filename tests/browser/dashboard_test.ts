@@ -70,8 +70,10 @@ Deno.test({
     const pageErrors: string[] = [];
     // Some traffic for the overview's charts while the test runs.
     await ch.assertQueue("dash.traffic", { durable: false });
+    const started = Date.now();
     const traffic = setInterval(() => {
-      for (let i = 0; i < 20; i++) ch.sendToQueue("dash.traffic", Buffer.from("tick"));
+      const n = 20 + Math.round(15 * Math.sin((Date.now() - started) / 4000));
+      for (let i = 0; i < n; i++) ch.sendToQueue("dash.traffic", Buffer.from("tick"));
     }, 100);
     await ch.consume("dash.traffic", (m) => m && ch.ack(m));
     try {
@@ -104,9 +106,8 @@ Deno.test({
       await t.step("the overview counts the queue and draws the charts", async () => {
         await go("#/overview");
         await waitText(page, "[data-stat=queues]", (s) => s === "2", "2 queues in the overview");
-        // Samples taken on every page since login: the rate chart has drawn a line by now.
+        // Samples are taken on every page since login: the rate chart has drawn a line by now.
         await page.waitForSelector(".chart polyline", { timeout: 15_000 });
-        await page.screenshot({ path: `${shots}/dashboard.png` });
       });
 
       const payload = `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> héllo`;
@@ -208,6 +209,68 @@ Deno.test({
         await row.waitFor({ timeout: 15_000 });
         await row.locator("button[data-action=close-connection]").click();
         await closed;
+      });
+
+      await t.step("admin: add a user, a vhost, a permission and a policy through the forms", async () => {
+        await go("#/admin");
+        await page.waitForSelector("[data-user=guest]");
+        await page.fill("form[data-form=add-user] input[name=name]", "dash-ops");
+        await page.fill("form[data-form=add-user] input[name=password]", "s3cret");
+        await page.fill("form[data-form=add-user] input[name=tags]", "monitoring");
+        await page.click("form[data-form=add-user] button[type=submit]");
+        await page.waitForSelector("[data-user=dash-ops]");
+        await page.fill("form[data-form=add-vhost] input[name=name]", "dash-vh");
+        await page.click("form[data-form=add-vhost] button[type=submit]");
+        await page.waitForSelector("[data-vhost=dash-vh]");
+        await page.selectOption("form[data-form=set-permission] select[name=user]", "dash-ops");
+        await page.selectOption("form[data-form=set-permission] select[name=vhost]", "dash-vh");
+        await page.fill("form[data-form=set-permission] input[name=write]", "^$");
+        await page.click("form[data-form=set-permission] button[type=submit]");
+        await waitText(
+          page,
+          "[data-role=admin-status]",
+          (s) => s.includes("Permissions of dash-ops"),
+          "permission set",
+        );
+        const perms = await fetch(`${base}api/permissions/dash-vh/dash-ops`, {
+          headers: { authorization: `Basic ${btoa("guest:guest")}` },
+        });
+        assert.deepEqual(await perms.json(), {
+          user: "dash-ops",
+          vhost: "dash-vh",
+          configure: ".*",
+          write: "^$",
+          read: ".*",
+        });
+        // The new user can log in to the API with the password given in the form.
+        const whoami = await fetch(`${base}api/whoami`, {
+          headers: { authorization: `Basic ${btoa("dash-ops:s3cret")}` },
+        });
+        assert.deepEqual(await whoami.json(), { name: "dash-ops", tags: ["monitoring"] });
+
+        await page.fill("form[data-form=add-policy] input[name=name]", "dash-cap");
+        await page.fill("form[data-form=add-policy] input[name=pattern]", "^dash\\.");
+        await page.fill("form[data-form=add-policy] textarea[name=definition]", '{"max-length": 1000}');
+        await page.click("form[data-form=add-policy] button[type=submit]");
+        // Saved, or (on a broker without /api/policies) the API's refusal shown to the user.
+        const said = await waitText(
+          page,
+          "[data-role=admin-status]",
+          (s) => s.includes("olicy"),
+          "policy answer",
+        );
+        if (said.includes("saved")) await page.waitForSelector("[data-policy=dash-cap]");
+        else assert.match(said, /Failed: Not Found/);
+      });
+
+      await t.step("the overview's charts keep the history of the whole visit", async () => {
+        await go("#/overview");
+        // One sample per 5 s poll on every page since login: four by now, or soon.
+        await waitFor(
+          async () => ((await page.getAttribute(".chart polyline", "points")) ?? "").split(" ").length >= 4,
+          { timeout: 20_000, interval: 200, message: "four samples in the rate chart" },
+        );
+        await page.screenshot({ path: `${shots}/dashboard.png` });
       });
 
       assert.deepEqual(pageErrors, [], "no script errors in the page");

@@ -291,6 +291,9 @@ export function adminPage(main) {
               definition,
               priority: Number(v.priority) || 0,
               "apply-to": v.applyTo,
+            }).catch((err) => {
+              if (err.status === 404) err.message += " (no such vhost, or this broker has no /api/policies)";
+              throw err;
             }),
         );
       },
@@ -687,10 +690,10 @@ function short(v) {
  * A time-series chart.
  * @param samples [{ t: ms, values: { key: number } }] oldest first
  * @param series [{ key, label, color }]
- * @param options { span: ms shown (default 5 min), unit: "/s" or "" }
+ * @param options { span: ms shown (default 1 min), unit: "/s" or "" }
  */
 export function lineChart(samples, series, options = {}) {
-  const span = options.span ?? 5 * 60 * 1000;
+  const span = options.span ?? 60 * 1000;
   const unit = options.unit ?? "";
   const now = samples.length ? samples[samples.length - 1].t : Date.now();
   const t0 = now - span;
@@ -722,13 +725,26 @@ export function lineChart(samples, series, options = {}) {
       ),
     );
   }
-  for (let m = 0; m <= span / 60000; m++) {
-    const t = now - m * 60000;
+  // Six steps along the time axis: 10 s for the last minute, 1 min for 5 min, 2 min for 10.
+  const step = span / 6 >= 60000 ? Math.round(span / 6 / 60000) * 60000 : span / 6;
+  for (let k = 0; k * step <= span; k++) {
+    const ago = k * step;
+    const label = ago === 0
+      ? "now"
+      : ago < 60000
+      ? "-" + Math.round(ago / 1000) + " s"
+      : "-" + ago / 60000 + " min";
     root.append(
       svg(
         "text",
-        { x: x(t), y: H - 6, "text-anchor": m === 0 ? "end" : "middle", "font-size": 11, fill: "#667085" },
-        m === 0 ? "now" : "-" + m + " min",
+        {
+          x: x(now - ago),
+          y: H - 6,
+          "text-anchor": ago === 0 ? "end" : "middle",
+          "font-size": 11,
+          fill: "#667085",
+        },
+        label,
       ),
     );
   }
@@ -1558,12 +1574,56 @@ function card(label, value, role) {
   );
 }
 
+const SPANS = [
+  [60_000, "last minute"],
+  [5 * 60_000, "last 5 minutes"],
+  [10 * 60_000, "last 10 minutes"],
+];
+let span = Number(sessionStorage.getItem("warren.span")) || 60_000;
+
 export function overviewPage(main) {
   const head = h("div");
   const cards = h("div");
   const charts = h("div", { class: "grid" });
   const listeners = h("div");
-  replace(main, head, cards, charts, listeners);
+  const spanSelect = h(
+    "select",
+    {
+      title: "Time shown in the charts",
+      "data-role": "span",
+      onchange: () => {
+        span = Number(spanSelect.value);
+        sessionStorage.setItem("warren.span", String(span));
+        drawCharts();
+      },
+    },
+    SPANS.map(([ms, label]) => h("option", { value: String(ms), selected: ms === span }, label)),
+  );
+  function drawCharts() {
+    replace(
+      charts,
+      h(
+        "div",
+        { class: "panel" },
+        h("h2", null, "Message rates"),
+        lineChart(samples, RATE_SERIES, { unit: "/s", span }),
+      ),
+      h(
+        "div",
+        { class: "panel" },
+        h("h2", null, "Queued messages"),
+        lineChart(samples, DEPTH_SERIES, { span }),
+      ),
+    );
+  }
+  const tools = h(
+    "div",
+    { class: "toolbar" },
+    h("span", { class: "spacer" }),
+    h("span", { class: "muted" }, "Charts:"),
+    spanSelect,
+  );
+  replace(main, head, cards, tools, charts, listeners);
   return {
     async refresh() {
       const ov = latest ?? await sampleOverview();
@@ -1594,16 +1654,7 @@ export function overviewPage(main) {
           card("Total messages", num(q.messages), "messages"),
         ),
       );
-      replace(
-        charts,
-        h(
-          "div",
-          { class: "panel" },
-          h("h2", null, "Message rates"),
-          lineChart(samples, RATE_SERIES, { unit: "/s" }),
-        ),
-        h("div", { class: "panel" }, h("h2", null, "Queued messages"), lineChart(samples, DEPTH_SERIES)),
-      );
+      drawCharts();
       const ls = ov.listeners ?? [];
       replace(
         listeners,

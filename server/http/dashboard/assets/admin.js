@@ -283,6 +283,9 @@ export function adminPage(main) {
               definition,
               priority: Number(v.priority) || 0,
               "apply-to": v.applyTo,
+            }).catch((err) => {
+              if (err.status === 404) err.message += " (no such vhost, or this broker has no /api/policies)";
+              throw err;
             }),
         );
       },

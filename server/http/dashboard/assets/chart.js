@@ -24,10 +24,10 @@ function short(v) {
  * A time-series chart.
  * @param samples [{ t: ms, values: { key: number } }] oldest first
  * @param series [{ key, label, color }]
- * @param options { span: ms shown (default 5 min), unit: "/s" or "" }
+ * @param options { span: ms shown (default 1 min), unit: "/s" or "" }
  */
 export function lineChart(samples, series, options = {}) {
-  const span = options.span ?? 5 * 60 * 1000;
+  const span = options.span ?? 60 * 1000;
   const unit = options.unit ?? "";
   const now = samples.length ? samples[samples.length - 1].t : Date.now();
   const t0 = now - span;
@@ -59,13 +59,26 @@ export function lineChart(samples, series, options = {}) {
       ),
     );
   }
-  for (let m = 0; m <= span / 60000; m++) {
-    const t = now - m * 60000;
+  // Six steps along the time axis: 10 s for the last minute, 1 min for 5 min, 2 min for 10.
+  const step = span / 6 >= 60000 ? Math.round(span / 6 / 60000) * 60000 : span / 6;
+  for (let k = 0; k * step <= span; k++) {
+    const ago = k * step;
+    const label = ago === 0
+      ? "now"
+      : ago < 60000
+      ? "-" + Math.round(ago / 1000) + " s"
+      : "-" + ago / 60000 + " min";
     root.append(
       svg(
         "text",
-        { x: x(t), y: H - 6, "text-anchor": m === 0 ? "end" : "middle", "font-size": 11, fill: "#667085" },
-        m === 0 ? "now" : "-" + m + " min",
+        {
+          x: x(now - ago),
+          y: H - 6,
+          "text-anchor": ago === 0 ? "end" : "middle",
+          "font-size": 11,
+          fill: "#667085",
+        },
+        label,
       ),
     );
   }

@@ -67,12 +67,56 @@ function card(label, value, role) {
   );
 }
 
+const SPANS = [
+  [60_000, "last minute"],
+  [5 * 60_000, "last 5 minutes"],
+  [10 * 60_000, "last 10 minutes"],
+];
+let span = Number(sessionStorage.getItem("warren.span")) || 60_000;
+
 export function overviewPage(main) {
   const head = h("div");
   const cards = h("div");
   const charts = h("div", { class: "grid" });
   const listeners = h("div");
-  replace(main, head, cards, charts, listeners);
+  const spanSelect = h(
+    "select",
+    {
+      title: "Time shown in the charts",
+      "data-role": "span",
+      onchange: () => {
+        span = Number(spanSelect.value);
+        sessionStorage.setItem("warren.span", String(span));
+        drawCharts();
+      },
+    },
+    SPANS.map(([ms, label]) => h("option", { value: String(ms), selected: ms === span }, label)),
+  );
+  function drawCharts() {
+    replace(
+      charts,
+      h(
+        "div",
+        { class: "panel" },
+        h("h2", null, "Message rates"),
+        lineChart(samples, RATE_SERIES, { unit: "/s", span }),
+      ),
+      h(
+        "div",
+        { class: "panel" },
+        h("h2", null, "Queued messages"),
+        lineChart(samples, DEPTH_SERIES, { span }),
+      ),
+    );
+  }
+  const tools = h(
+    "div",
+    { class: "toolbar" },
+    h("span", { class: "spacer" }),
+    h("span", { class: "muted" }, "Charts:"),
+    spanSelect,
+  );
+  replace(main, head, cards, tools, charts, listeners);
   return {
     async refresh() {
       const ov = latest ?? await sampleOverview();
@@ -103,16 +147,7 @@ export function overviewPage(main) {
           card("Total messages", num(q.messages), "messages"),
         ),
       );
-      replace(
-        charts,
-        h(
-          "div",
-          { class: "panel" },
-          h("h2", null, "Message rates"),
-          lineChart(samples, RATE_SERIES, { unit: "/s" }),
-        ),
-        h("div", { class: "panel" }, h("h2", null, "Queued messages"), lineChart(samples, DEPTH_SERIES)),
-      );
+      drawCharts();
       const ls = ov.listeners ?? [];
       replace(
         listeners,
