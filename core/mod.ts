@@ -46,5 +46,17 @@ export {
   type ResourceKind,
 } from "./broker/permissions.ts";
 export { VHost } from "./broker/vhost.ts";
+export {
+  CORE_POLICY_KEYS,
+  erlangTerm,
+  matchPolicy,
+  type Policy,
+  type PolicyApplyTo,
+  PolicyError,
+  type PolicyInput,
+  type PolicyKey,
+  type PolicyValue,
+  validatePolicy,
+} from "./broker/policies.ts";
 export { Connection } from "./protocol/connection.ts";
 export { Channel } from "./protocol/channel.ts";

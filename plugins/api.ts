@@ -49,5 +49,6 @@ export {
   type StagePlugin,
 } from "../core/broker/router.ts";
 export type { KeyValueStore } from "../core/broker/store.ts";
+export { type PolicyKey, type PolicyValue } from "../core/broker/policies.ts";
 export { accessRefused, AmqpError, notFound, preconditionFailed } from "../core/errors.ts";
 export { type FieldTable, type FieldValue, TypedField } from "../core/wire/field_table.ts";

@@ -44,6 +44,7 @@ import {
   type FieldTable,
   type FieldValue,
   int64,
+  PolicyError,
   TypedField,
   type VHost,
 } from "../core/mod.ts";
@@ -442,7 +443,14 @@ export function exportDefinitions(broker: Broker, options: { durableOnly?: boole
     topic_permissions: [],
     parameters: [],
     global_parameters: [],
-    policies: [],
+    policies: broker.policies().map((p) => ({
+      vhost: p.vhost,
+      name: p.name,
+      pattern: p.pattern,
+      "apply-to": p.applyTo,
+      definition: { ...p.definition },
+      priority: p.priority,
+    })),
     queues,
     exchanges,
     bindings,
@@ -507,7 +515,8 @@ export interface ImportOptions {
  * them), exchanges, queues, then bindings. Checks the whole document's shape before changing
  * anything; a declare the kernel refuses (unknown exchange type, bad argument) throws a
  * {@link DefinitionsError} naming the object, leaving what was imported before it.
- * Policies and parameters are not supported yet: a non-empty list is logged and skipped.
+ * Policies are validated and applied as `broker.setPolicy` does (before queues and exchanges, as
+ * RabbitMQ imports them). Parameters are not supported yet: a non-empty list is logged and skipped.
  */
 export function importDefinitions(broker: Broker, defs: Definitions, options: ImportOptions = {}): void {
   if (defs === null || typeof defs !== "object" || Array.isArray(defs)) {
@@ -520,7 +529,8 @@ export function importDefinitions(broker: Broker, defs: Definitions, options: Im
   const queues = list<Record<string, unknown>>(d, "queues");
   const exchanges = list<Record<string, unknown>>(d, "exchanges");
   const bindings = list<Record<string, unknown>>(d, "bindings");
-  for (const key of ["topic_permissions", "parameters", "global_parameters", "policies"]) {
+  const policies = list<Record<string, unknown>>(d, "policies");
+  for (const key of ["topic_permissions", "parameters", "global_parameters"]) {
     list(d, key);
   }
 
@@ -552,6 +562,11 @@ export function importDefinitions(broker: Broker, defs: Definitions, options: Im
       write: str(p, "write", what, ""),
       read: str(p, "read", what, ""),
     };
+  });
+  const policyDefs = policies.map((p) => {
+    const name = str(p, "name", "policy");
+    const vhost = str(p, "vhost", `policy '${name}'`);
+    return { name, vhost, input: p };
   });
   const exchangeDefs = exchanges.map((e) => {
     const name = str(e, "name", "exchange");
@@ -595,7 +610,7 @@ export function importDefinitions(broker: Broker, defs: Definitions, options: Im
     };
   });
 
-  for (const key of ["policies", "parameters", "global_parameters", "topic_permissions"]) {
+  for (const key of ["parameters", "global_parameters", "topic_permissions"]) {
     const n = list(d, key).length;
     if (n > 0) broker.log.warn("definitions import: not supported yet, skipped", { key, count: n });
   }
@@ -622,6 +637,19 @@ export function importDefinitions(broker: Broker, defs: Definitions, options: Im
       options.onError(what, err);
     }
   };
+  // Policies before queues and exchanges, as RabbitMQ imports them: objects get theirs at declare.
+  for (const p of policyDefs) {
+    vhostOf(p.vhost);
+    const what = `policy '${p.name}' in vhost '${p.vhost}'`;
+    declare(what, () => {
+      try {
+        broker.setPolicy(p.vhost, p.name, p.input);
+      } catch (err) {
+        if (err instanceof PolicyError) throw new DefinitionsError(`${what}: ${err.problem}`);
+        throw err;
+      }
+    });
+  }
   for (const e of exchangeDefs) {
     if (isBuiltInExchange(e.name)) continue; // RabbitMQ skips amq.* exchanges in a file
     const v = vhostOf(e.vhost);

@@ -19,6 +19,13 @@ import { MessageStats } from "./stats.ts";
 import { DEFAULT_WINDOW, type QueueWindow } from "./queue.ts";
 import type { MessageStore } from "./store.ts";
 import { VHost } from "./vhost.ts";
+import {
+  CORE_POLICY_KEYS,
+  type Policy,
+  type PolicyInput,
+  type PolicyKey,
+  validatePolicy,
+} from "./policies.ts";
 
 /** Log sink injected by the server. */
 export interface Logger {
@@ -95,6 +102,8 @@ export class Broker {
   readonly replyTargets = new Map<string, { deliverReply(message: Message): boolean }>();
   readonly #exchangeTypes = new Map<string, ExchangeTypePlugin>();
   readonly #stagePlugins: StagePlugin[] = [];
+  /** Policy keys understood: the kernel's, then those plugins declare. */
+  readonly #policyKeys = new Map<string, PolicyKey>(CORE_POLICY_KEYS.map((k) => [k.name, k]));
   /** Coarse time in ms, advanced by `tick()`. */
   now: number;
   /** Resource alarms in force (set by the server's monitor): publishing connections are blocked. */
@@ -136,6 +145,12 @@ export class Broker {
 
   /** Registers a plugin; exchange types become declarable in vhosts created afterwards. */
   register(plugin: RouterPlugin): void {
+    for (const k of plugin.policyKeys ?? []) {
+      if (this.#policyKeys.has(k.name)) {
+        throw new TypeError(`Cannot register plugin "${plugin.name}": policy key "${k.name}" is taken`);
+      }
+    }
+    for (const k of plugin.policyKeys ?? []) this.#policyKeys.set(k.name, k);
     if (plugin.stage === "exchange") {
       if (this.#exchangeTypes.has(plugin.name)) {
         throw new TypeError(`Cannot register plugin "${plugin.name}": an exchange type of that name exists`);
@@ -165,6 +180,49 @@ export class Broker {
   /** Registered plugins, for logs and the management API. */
   plugins(): RouterPlugin[] {
     return [...this.#exchangeTypes.values(), ...this.#stagePlugins];
+  }
+
+  /** Policy keys understood: the kernel's and the registered plugins'. */
+  policyKeys(): ReadonlyMap<string, PolicyKey> {
+    return this.#policyKeys;
+  }
+
+  /**
+   * Sets a policy (added, or replaced if one of that name exists) after validating it as
+   * RabbitMQ does, and applies it at once to every matching queue and exchange of the vhost.
+   *
+   * @param vhost an existing vhost
+   * @param name the policy's name
+   * @param input pattern, definition, priority, apply-to
+   * @returns true if the policy is new
+   * @throws {PolicyError} with RabbitMQ's validation text; RangeError for a missing vhost
+   */
+  setPolicy(vhost: string, name: string, input: PolicyInput): boolean {
+    const v = this.vhosts.get(vhost);
+    if (!v) throw new RangeError(`Cannot set policy "${name}": no vhost "${vhost}"`);
+    const policy = validatePolicy(vhost, name, input, this.#policyKeys);
+    const created = !v.policies.has(name);
+    v.putPolicy(policy);
+    this.store?.definitionsChanged(); // policies are durable definitions
+    return created;
+  }
+
+  /** Clears a policy: its objects fall back to the next matching policy, or none. False if absent. */
+  clearPolicy(vhost: string, name: string): boolean {
+    const cleared = this.vhosts.get(vhost)?.deletePolicy(name) ?? false;
+    if (cleared) this.store?.definitionsChanged();
+    return cleared;
+  }
+
+  /** Policies of one vhost, or of every vhost, by vhost then name. */
+  policies(vhost?: string): Policy[] {
+    const out: Policy[] = [];
+    for (const v of this.vhosts.values()) {
+      if (vhost === undefined || v.name === vhost) out.push(...v.policies.values());
+    }
+    return out.sort((a, b) =>
+      a.vhost < b.vhost ? -1 : a.vhost > b.vhost ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+    );
   }
 
   /** Creates a vhost with its built-in exchanges (idempotent). */

@@ -6,6 +6,7 @@
 
 import type { FieldTable, FieldValue } from "../wire/field_table.ts";
 import type { BindableRouter, Owner, Router } from "./router.ts";
+import type { Policy } from "./policies.ts";
 import type { KeyValueStore } from "./store.ts";
 
 /** Declare-time properties of an exchange. */
@@ -24,6 +25,8 @@ export class Exchange implements Owner {
   unroutable: readonly { readonly plugin: string; readonly router: Router }[] = [];
   /** Routing epoch mark, so each exchange is followed once per publish. */
   routeMark = 0;
+  /** The policy in force (its `alternate-exchange`, plugins' keys), or null; set by the vhost. */
+  policy: Policy | null = null;
 
   /**
    * @param name exchange name ("" is the default exchange)
@@ -50,8 +53,10 @@ export class Exchange implements Owner {
   }
 
   /** @inheritdoc */
-  effectiveArg(xArg: string, _policyKey: string): FieldValue | undefined {
-    return this.options.args[xArg];
+  effectiveArg(xArg: string, policyKey: string): FieldValue | undefined {
+    const v = this.options.args[xArg];
+    if (v !== undefined || this.policy === null) return v;
+    return this.policy.definition[policyKey] as FieldValue | undefined;
   }
 
   /** @inheritdoc */

@@ -10,6 +10,7 @@
  */
 
 import type { FieldTable, FieldValue } from "../wire/field_table.ts";
+import type { PolicyKey } from "./policies.ts";
 import type { KeyValueStore } from "./store.ts";
 
 /** Version of this contract; a plugin may check it at load time. */
@@ -72,7 +73,10 @@ export interface BindableRouter extends Router {
 export interface Owner {
   readonly name: string;
   readonly vhost: string;
-  /** An argument of the owner, with a policy value as fallback (the x-argument wins). */
+  /**
+   * An argument of the owner, with the value of its policy (see `policyKeys`) as fallback: the
+   * x-argument wins, as in RabbitMQ. Read it when needed, not once: a policy may change any time.
+   */
   effectiveArg(xArg: string, policyKey: string): FieldValue | undefined;
   /**
    * A router of another registered exchange type for this same exchange, for types that wrap
@@ -95,6 +99,8 @@ export interface ExchangeTypePlugin {
   create(owner: Owner): BindableRouter;
   /** Declare-time check of the exchange's arguments; throws PRECONDITION_FAILED. */
   validate?(args: FieldTable): void;
+  /** Policy keys this plugin reads (through `Owner.effectiveArg`); policies may then set them. */
+  readonly policyKeys?: readonly PolicyKey[];
 }
 
 /** A stage plugin that is not an exchange type. */
@@ -102,6 +108,8 @@ export interface StagePlugin {
   readonly name: string;
   readonly stage: "unroutable" | "dead-letter";
   create(owner: Owner): Router;
+  /** Policy keys this plugin reads (through `Owner.effectiveArg`); policies may then set them. */
+  readonly policyKeys?: readonly PolicyKey[];
 }
 
 /** Anything a plugin module may export. */

@@ -39,6 +39,7 @@ import {
   UNLIMITED,
 } from "./queue.ts";
 import { type MessageStore, ownerNamespace } from "./store.ts";
+import { matchPolicy, type Policy } from "./policies.ts";
 import {
   type Binding,
   type DeadLetterReason,
@@ -106,6 +107,8 @@ export interface ExchangeDeclare extends ExchangeOptions {
 export class VHost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
+  /** Policies, by name (validated by the broker, which sets them through `putPolicy`). */
+  readonly policies = new Map<string, Policy>();
   /** Reverse index: the bindings that point at each queue, so deleting a queue removes them. */
   readonly #queueBindings = new Map<Queue, { exchange: Exchange; binding: Binding }[]>();
 
@@ -529,6 +532,8 @@ export class VHost {
       window: this.#context.window,
     });
     checkDeadLetterArgs(d.args, d.name, this.name);
+    const policy = this.policyFor("queues", d.name);
+    if (policy !== null) q.applyPolicy(policy);
     const store = this.#context.store?.() ?? null;
     if (store !== null) {
       // Exclusive queues die with their connection, so never outlive a restart: no journal.
@@ -606,6 +611,38 @@ export class VHost {
     return count;
   }
 
+  // ---------------------------------------------------------------- policies
+
+  /**
+   * Sets (adds or replaces) a validated policy and applies it at once: every queue and exchange
+   * whose policy changes gets the new one (see `Queue.applyPolicy`).
+   */
+  putPolicy(policy: Policy): void {
+    this.policies.set(policy.name, policy);
+    this.#applyPolicies();
+  }
+
+  /** Clears a policy; the objects it applied to fall back to the next match or none. */
+  deletePolicy(name: string): boolean {
+    if (!this.policies.delete(name)) return false;
+    this.#applyPolicies();
+    return true;
+  }
+
+  /** The policy that applies to a queue or exchange of that name, or null. */
+  policyFor(kind: "queues" | "exchanges", name: string): Policy | null {
+    return this.policies.size === 0 ? null : matchPolicy(this.policies.values(), kind, name);
+  }
+
+  /** Re-matches every object (one pass per change of policy, never per message). */
+  #applyPolicies(): void {
+    for (const q of this.queues.values()) {
+      const p = this.policyFor("queues", q.name);
+      if (p !== q.policy) q.applyPolicy(p);
+    }
+    for (const e of this.exchanges.values()) e.policy = this.policyFor("exchanges", e.name);
+  }
+
   // ---------------------------------------------------------------- exchanges
 
   /** exchange.declare. */
@@ -660,6 +697,7 @@ export class VHost {
       args: o.args,
     });
     ex.routerFactory = (other) => this.plugins.exchangeType(other)?.create(ex);
+    ex.policy = this.policyFor("exchanges", name);
     const store = this.#context.store?.() ?? null;
     if (store !== null) ex.keyValueFactory = (ns) => store.keyValue(ownerNamespace(this.name, name, ns));
     ex.router = plugin ? plugin.create(ex) : new MissingTypeRouter(ex);

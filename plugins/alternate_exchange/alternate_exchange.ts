@@ -1,9 +1,10 @@
 /**
  * The `alternate-exchange` plugin (stage `unroutable`): a message that an exchange routed
  * nowhere goes on to the exchange named by that exchange's `alternate-exchange` argument
- * (RabbitMQ's AE). The kernel calls it only when the exchange found no destination, follows
- * the alternate exchange like any other (each exchange once per publish, so AE chains and
- * cycles end), and does not return (312) a message that an alternate exchange routed.
+ * (RabbitMQ's AE), or else by its policy's `alternate-exchange` key. The kernel calls it only
+ * when the exchange found no destination, follows the alternate exchange like any other (each
+ * exchange once per publish, so AE chains and cycles end), and does not return (312) a message
+ * that an alternate exchange routed.
  *
  * @module
  */
@@ -30,4 +31,8 @@ export const alternateExchangePlugin: StagePlugin = {
   name: "alternate-exchange",
   stage: "unroutable",
   create: (owner) => new AlternateExchangeRouter(owner),
+  policyKeys: [{
+    name: "alternate-exchange",
+    validate: (v) => typeof v === "string" ? undefined : "is not a valid alternate exchange name",
+  }],
 };

@@ -2,7 +2,8 @@
  * The `dead-letter` plugin (stage `dead-letter`): a message a queue lets go of — rejected or
  * nacked without requeue, or pushed out by the queue's length limit — goes on to the exchange
  * named by the queue's `x-dead-letter-exchange` argument, with `x-dead-letter-routing-key` as its
- * routing key when set (its own keys otherwise). The kernel writes the `x-death` headers, routes
+ * routing key when set (its own keys otherwise). Without the argument, the queue's policy keys
+ * `dead-letter-exchange` and `dead-letter-routing-key` serve (this plugin declares them). The kernel writes the `x-death` headers, routes
  * it, and drops it for a queue that would close a cycle with no rejection in it.
  *
  * @module
@@ -32,4 +33,14 @@ export const deadLetterPlugin: StagePlugin = {
   name: "dead-letter",
   stage: "dead-letter",
   create: (owner) => new DeadLetterRouter(owner),
+  policyKeys: [
+    {
+      name: "dead-letter-exchange",
+      validate: (v) => typeof v === "string" ? undefined : "is not a valid dead letter exchange name",
+    },
+    {
+      name: "dead-letter-routing-key",
+      validate: (v) => typeof v === "string" ? undefined : "is not a valid dead letter routing key",
+    },
+  ],
 };

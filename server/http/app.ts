@@ -30,6 +30,7 @@ import { accessRoutes } from "./routes/access.ts";
 import { connectionRoutes } from "./routes/connections.ts";
 import { objectRoutes } from "./routes/objects.ts";
 import { overviewRoutes } from "./routes/overview.ts";
+import { policyRoutes } from "./routes/policies.ts";
 import { HttpError } from "./_util.ts";
 import { dashboardRoutes } from "./dashboard/mod.ts";
 
@@ -98,6 +99,7 @@ export function createManagementApp(broker: Broker, options: ManagementOptions =
   accessRoutes(api);
   objectRoutes(api);
   connectionRoutes(api);
+  policyRoutes(api);
 
   app.get(
     "/metrics",
