@@ -405,6 +405,28 @@ Deno.test("TopicRouter.bind() tells bindings apart by destination, key and argum
   assert.equal(r.size, 4);
 });
 
+Deno.test("TopicRouter.bind() stores equivalent runs of wildcards at one node, keeping each binding", () => {
+  // `#.#` ≡ `#`, and `#.*` ≡ `*.#` ≡ `#.*.#` (one word or more): one node each.
+  const r = new TopicRouter();
+  const keys = ["a.#", "a.#.#", "a.#.#.#", "#.*", "*.#", "#.*.#", "*.#.*", "*.*.#", "#.#.b.*.#"];
+  for (let i = 0; i < keys.length; i++) assert.equal(r.bind(queueBinding(`q${i}`, keys[i])), true);
+  // root; a, a.#; *, *.#, *.*, *.*.#; #, #.b, #.b.*, #.b.*.#
+  assert.equal(r.footprint.nodes, 11);
+  assert.deepEqual([...r.bindings()].map((b) => b.routingKey).sort(), [...keys].sort());
+  assert.deepEqual(routed(r, "a"), ["q0", "q1", "q2", "q3", "q4", "q5"]);
+  assert.deepEqual(routed(r, "x.y"), ["q3", "q4", "q5", "q6", "q7"]);
+  assert.deepEqual(routed(r, "b.c"), ["q3", "q4", "q5", "q6", "q7", "q8"]);
+  assert.deepEqual(routed(r, ""), []);
+  assert.equal(r.unbind(queueBinding("q3", "*.#")), false, "a binding is found by the key it was made with");
+  assert.equal(r.unbind(queueBinding("q4", "#.*")), false);
+  assert.equal(r.unbind(queueBinding("q3", "#.*")), true);
+  assert.equal(r.unbind(queueBinding("q1", "a.#.#")), true);
+  assert.deepEqual(routed(r, "a"), ["q0", "q2", "q4", "q5"]);
+  assert.equal(r.checkIndexes(), undefined);
+  for (const [i, k] of keys.entries()) r.unbind(queueBinding(`q${i}`, k));
+  assert.deepEqual(r.footprint, { nodes: 1, edges: 0, words: 0 });
+});
+
 Deno.test("TopicRouter.bindings() lists every binding once", () => {
   const r = new TopicRouter();
   const keys = ["", "#", "*", "a", "a.b", "a.*", "a.#", "a..b", ".", "#.#", "b.*.#"];
