@@ -4,11 +4,12 @@
  *
  * ```
  * deno task ctl [--url http://127.0.0.1:15672] [--user guest] [--password guest] VERB [ARGS]
- *   list queues|exchanges|bindings|connections|channels|consumers|users|vhosts|permissions [--vhost V]
+ *   list queues|exchanges|bindings|connections|channels|consumers|users|vhosts|permissions|policies [--vhost V]
  *   add_user NAME PASSWORD [--tags a,b]     delete_user NAME
  *   add_vhost NAME                          delete_vhost NAME
  *   set_permissions USER CONF WRITE READ [--vhost V]
  *   set_policy NAME PATTERN DEFINITION [--vhost V] [--apply-to queues] [--priority 0]
+ *   clear_policy NAME [--vhost V]
  *   export FILE|-                           import FILE|-
  *   close_connection NAME [REASON]
  * ```
@@ -42,14 +43,17 @@ const COLUMNS: Record<string, string[]> = {
   users: ["name", "tags"],
   vhosts: ["name", "messages"],
   permissions: ["user", "vhost", "configure", "write", "read"],
+  policies: ["vhost", "name", "pattern", "apply-to", "definition", "priority"],
 };
 
 const USAGE = `usage: deno task ctl [--url URL] [--user U] [--password P] VERB [ARGS]
-  list queues|exchanges|bindings|connections|channels|consumers|users|vhosts|permissions [--vhost V]
+  list queues|exchanges|bindings|connections|channels|consumers|users|vhosts|permissions|policies
+       [--vhost V]
   add_user NAME PASSWORD [--tags a,b]      delete_user NAME
   add_vhost NAME                           delete_vhost NAME
   set_permissions USER CONF WRITE READ [--vhost V]
   set_policy NAME PATTERN DEFINITION [--vhost V] [--apply-to queues] [--priority 0]
+  clear_policy NAME [--vhost V]
   export FILE|-                            import FILE|-
   close_connection NAME [REASON]
 `;
@@ -118,6 +122,8 @@ export async function runCtl(argv: string[], env: Record<string, string | undefi
         const j = JSON.parse(text);
         reason = typeof j.reason === "string" ? j.reason : JSON.stringify(j.reason ?? j);
       } catch { /* not JSON */ }
+      // One line: a policy's "Validation failed\n\n…" too, with the API's HTML escapes undone.
+      reason = reason.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/\s*\n\s*/g, " ").trim();
       throw new CtlError(`${method} ${path}: ${res.status} ${reason}`);
     }
     return text === "" ? null : JSON.parse(text);
@@ -134,7 +140,7 @@ export async function runCtl(argv: string[], env: Record<string, string | undefi
       const columns = COLUMNS[what];
       if (!columns) throw new CtlError(`list: unknown kind '${what}'`);
       const scoped = values.vhost !== undefined &&
-        ["queues", "exchanges", "bindings", "consumers"].includes(what);
+        ["queues", "exchanges", "bindings", "consumers", "policies"].includes(what);
       const path = `/api/${what}${scoped ? `/${enc(vhost)}` : ""}`;
       const rows = await call("GET", path) as Record<string, unknown>[];
       const lines = [columns.join("\t"), ...rows.map((r) => columns.map((c) => cell(pick(r, c))).join("\t"))];
@@ -180,6 +186,10 @@ export async function runCtl(argv: string[], env: Record<string, string | undefi
       });
       return `policy '${args[0]}' set in vhost '${vhost}'\n`;
     }
+    case "clear_policy":
+      need(1);
+      await call("DELETE", `/api/policies/${enc(vhost)}/${enc(args[0])}`);
+      return `policy '${args[0]}' cleared in vhost '${vhost}'\n`;
     case "export": {
       need(1);
       const defs = JSON.stringify(await call("GET", "/api/definitions"), null, 2) + "\n";

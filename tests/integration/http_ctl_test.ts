@@ -47,11 +47,31 @@ httpTest("ctl: list, users, permissions, export/import, close connection", async
   const err = await closed as { message?: string };
   assert.match(String(err?.message ?? err), /320|maintenance/);
 
-  // Policies are not served yet: the API's 404 comes back as one line.
-  await assert.rejects(
-    ctl("set_policy", "ttl", "^q", '{"message-ttl":1000}'),
-    /PUT \/api\/policies\/%2F\/ttl: 404/,
+  // Policies: set (applied to ctl-q at once), listed, refused in RabbitMQ's words on one line, cleared.
+  assert.equal(
+    await ctl(
+      "set_policy",
+      "ttl",
+      "^ctl-",
+      '{"message-ttl":1000}',
+      "--apply-to",
+      "queues",
+      "--priority",
+      "2",
+    ),
+    "policy 'ttl' set in vhost '/'\n",
   );
+  assert.equal(
+    await ctl("list", "policies", "--vhost", "/"),
+    'vhost\tname\tpattern\tapply-to\tdefinition\tpriority\n/\tttl\t^ctl-\tqueues\t{"message-ttl":1000}\t2\n',
+  );
+  assert.equal(((await b.req("GET", "/api/queues/%2F/ctl-q")).json as { policy: string }).policy, "ttl");
+  await assert.rejects(
+    ctl("set_policy", "bad", "^q", '{"message-ttl":"x"}'),
+    /PUT \/api\/policies\/%2F\/bad: 400 Validation failed <<"x">> is not a valid message TTL$/,
+  );
+  assert.equal(await ctl("clear_policy", "ttl"), "policy 'ttl' cleared in vhost '/'\n");
+  await assert.rejects(ctl("clear_policy", "ttl"), /DELETE \/api\/policies\/%2F\/ttl: 404 Not Found/);
 
   // As a process: `deno task ctl` prints and exits 0, or one line on stderr and exits 1.
   const run = (args: string[]) =>
