@@ -13,7 +13,9 @@
  * closed after it, so "off" runs have no browser at all.
  *
  * Prints, per scenario and body size, the median msg/s (min–max) of each kind and the change,
- * and how many HTTP requests the dashboard made per minute.
+ * and how many HTTP requests the dashboard made per minute. Then, as a figure that does not
+ * depend on a noisy machine, the broker's own CPU time per dashboard poll (the Queues page's two
+ * requests, 500 times, from /proc/PID/stat), with the bench's queues and with 10,000 queues.
  *
  * @module
  */
@@ -148,10 +150,41 @@ async function withDashboard<T>(fn: () => Promise<T>): Promise<{ result: T; requ
   }
 }
 
+/** CPU ms (user+system) of a process so far, from /proc/PID/stat (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+// What the dashboard asks every 5 s on the Queues page (see server/http/dashboard/assets/).
+const QUEUE_COLUMNS = "name,vhost,type,durable,auto_delete,exclusive,arguments,policy,state,messages," +
+  "messages_ready,messages_unacknowledged,message_bytes,consumers,message_stats.publish_details," +
+  "message_stats.deliver_get_details,message_stats.ack_details";
+const AUTH = { authorization: `Basic ${btoa("guest:guest")}` };
+
+/** Broker CPU per dashboard poll (overview + a page of 50 queues), averaged over `n` polls. */
+async function cpuPerPoll(n: number): Promise<number> {
+  const urls = [
+    `http://127.0.0.1:${httpPort}/api/overview`,
+    `http://127.0.0.1:${httpPort}/api/queues?page=1&page_size=50&columns=${QUEUE_COLUMNS}`,
+  ];
+  const before = cpuMs(broker.pid);
+  for (let i = 0; i < n; i++) {
+    for (const url of urls) {
+      const res = await fetch(url, { headers: AUTH });
+      if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+      await res.arrayBuffer();
+    }
+  }
+  return (cpuMs(broker.pid) - before) / n;
+}
+
 const off: Row[][] = [];
 const on: Row[][] = [];
 let requests = 0;
 let requestMs = 0;
+const pollCost: { queues: number; ms: number }[] = [];
 try {
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? ["off", "on"] : ["on", "off"];
@@ -166,6 +199,17 @@ try {
       }
     }
   }
+  log("broker CPU per poll: 2 queues, then 10,000");
+  pollCost.push({ queues: 2, ms: await cpuPerPoll(500) });
+  for (let i = 0; i < 10_000; i++) {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/api/queues/%2F/poll-${i}`, {
+      method: "PUT",
+      headers: { ...AUTH, "content-type": "application/json" },
+      body: "{}",
+    });
+    await res.arrayBuffer();
+  }
+  pollCost.push({ queues: 10_002, ms: await cpuPerPoll(100) });
 } finally {
   broker.kill("SIGTERM");
   await broker.status;
@@ -205,3 +249,11 @@ console.log(
     (requests / (requestMs / 60_000)).toFixed(1)
   } API requests per minute while measured.`,
 );
+for (const { queues, ms } of pollCost) {
+  // deno-lint-ignore no-console
+  console.log(
+    `Broker CPU per dashboard poll (overview + a page of 50 queues) with ${fmt(queues)} queues: ${
+      ms.toFixed(2)
+    } ms, i.e. ${(ms / 5000 * 100).toFixed(3)} % of one core at one poll per 5 s.`,
+  );
+}

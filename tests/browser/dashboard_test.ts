@@ -263,6 +263,33 @@ Deno.test({
         else assert.match(said, /Failed: Not Found/);
       });
 
+      await t.step("queues: many queues are paged and filtered by the broker", async () => {
+        const auth = { authorization: `Basic ${btoa("guest:guest")}`, "content-type": "application/json" };
+        for (let i = 0; i < 120; i++) {
+          const name = `dash.page-${String(i).padStart(3, "0")}`;
+          const res = await fetch(`${base}api/queues/%2F/${name}`, {
+            method: "PUT",
+            headers: auth,
+            body: "{}",
+          });
+          assert.equal(res.status, 201);
+          await res.body?.cancel();
+        }
+        await go("#/queues");
+        const total = 124; // dash.traffic, dash.orders, dash.dlq, dash.work and these 120
+        await waitText(page, "[data-role=page]", (s) => s === "Page 1 of 3", "three pages of 50");
+        assert.equal(await page.$$eval("a[data-queue]", (els) => els.length), 50);
+        await page.click("text=Next ›");
+        await waitText(page, "[data-role=page]", (s) => s === "Page 2 of 3", "page 2");
+        await page.fill("input[data-role=filter]", "page-11");
+        await waitFor(async () => (await page.$$eval("a[data-queue]", (els) => els.length)) === 10, {
+          timeout: 5_000,
+          message: "the filter keeps dash.page-110 … 119",
+        });
+        assert.match(await text(page, ".toolbar .muted"), new RegExp(`^10 of ${total} match$`));
+        assert.equal(await text(page, "[data-role=page]"), "Page 1 of 1");
+      });
+
       await t.step("the overview's charts keep the history of the whole visit", async () => {
         await go("#/overview");
         // One sample per 5 s poll on every page since login: four by now, or soon.

@@ -2885,8 +2885,7 @@ export function pagedTable(options) {
     const params = { page: st.page, page_size: st.pageSize, name: st.filter };
     // The default order (by name) lets the broker format only the page asked for.
     if (st.sort && st.sort !== "name") params.sort = st.sort;
-    if (st.sort) params.sort_reverse = st.reverse ? "true" : "false";
-    if (st.sort === "name") params.sort_reverse = st.reverse ? "true" : "";
+    if (st.reverse) params.sort_reverse = "true";
     if (options.fields) params.columns = options.fields.join(",");
     let res;
     try {
