@@ -278,3 +278,16 @@ Deno.test("Broker.register() refuses a plugin whose policy key is taken", () => 
   );
   assert.throws(() => broker.setPolicy("nope", "p", { pattern: "", definition: {} }), RangeError);
 });
+
+Deno.test("Broker.setPolicy(): expires and delivery-limit from a policy act on existing queues", () => {
+  const { broker, vhost, declare } = setup();
+  const q = declare("idle");
+  broker.now = q.lastUsed + 10_000;
+  broker.setPolicy("/", "exp", { pattern: "^idle$", definition: { expires: 1000, "delivery-limit": 0 } });
+  // The countdown starts when the policy applies, as RabbitMQ restarts its expiry timer.
+  vhost.tick(broker.now + 999);
+  assert.ok(vhost.queues.has("idle"));
+  assert.equal(q.deliveryLimit, 0);
+  vhost.tick(broker.now + 1000);
+  assert.ok(!vhost.queues.has("idle"));
+});

@@ -15,6 +15,7 @@ import { Broker } from "../../core/mod.ts";
 import { DEFAULT_PLUGINS } from "../../plugins/mod.ts";
 import { isExternal, uniqueName, waitFor } from "./_broker.ts";
 import { amqplib } from "./_deps.ts";
+import { httpTest } from "./_http.ts";
 import type { AmqplibConnection, Channel, ConfirmChannel, GetMessage } from "./_deps.ts";
 
 interface Reply {
@@ -536,4 +537,42 @@ Deno.test({
       /policy 'bad' in vhost '\/': -1 is not a valid message TTL/,
     );
   },
+});
+
+httpTest("policies: who may list, read, set and clear them (RabbitMQ 3.10's tags)", async (b) => {
+  assert.equal(
+    (await b.req("PUT", "/api/users/pm", { body: { password: "pm-pw", tags: "policymaker" } })).status,
+    201,
+  );
+  await b.req("PUT", "/api/permissions/%2F/pm", { body: { configure: ".*", write: ".*", read: ".*" } });
+  const as = (user: string, method: string, path: string, body?: unknown) =>
+    fetch(b.base + path, {
+      method,
+      headers: { authorization: `Basic ${btoa(user)}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, json: await r.json().catch(() => null) }));
+  const body = { pattern: "^q", definition: { "max-length": 1 } };
+  assert.equal((await as("pm:pm-pw", "PUT", "/api/policies/%2F/p1", body)).status, 201);
+  assert.equal((await as("pm:pm-pw", "GET", "/api/policies/%2F/p1")).status, 200);
+  // A management user lists the policies of its vhosts, but may not read, set or clear one.
+  assert.equal(((await as("mgmt:mgmt-pw", "GET", "/api/policies")).json as unknown[]).length, 1);
+  assert.equal(((await as("mgmt:mgmt-pw", "GET", "/api/policies/%2F")).json as unknown[]).length, 1);
+  for (const [method, payload] of [["GET"], ["PUT", body], ["DELETE"]] as const) {
+    assert.deepEqual(await as("mgmt:mgmt-pw", method, "/api/policies/%2F/p1", payload), {
+      status: 401,
+      json: { error: "not_authorised", reason: "User not authorised to access object" },
+    });
+  }
+  // A monitor without a permission in a vhost sees none of its policies.
+  assert.equal((await b.req("PUT", "/api/vhosts/other")).status, 201);
+  assert.equal((await b.req("PUT", "/api/policies/other/p2", { body })).status, 201);
+  const names = (r: { json: unknown }) => (r.json as { name: string }[]).map((p) => p.name);
+  assert.deepEqual(names(await b.req("GET", "/api/policies")), ["p1", "p2"]);
+  assert.deepEqual(names(await as("mon:mon-pw", "GET", "/api/policies")), ["p1"]);
+  assert.deepEqual(await as("mon:mon-pw", "GET", "/api/policies/other"), {
+    status: 401,
+    json: { error: "not_authorised", reason: "User not authorised to access virtual host" },
+  });
+  assert.equal((await as("pm:pm-pw", "PUT", "/api/policies/other/p3", body)).status, 401);
+  assert.equal((await as("pm:pm-pw", "DELETE", "/api/policies/%2F/p1")).status, 204);
 });
