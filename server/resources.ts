@@ -82,7 +82,7 @@ export function memoryUsed(): number {
 }
 
 /** A full garbage collection, when the runtime offers one; false otherwise. */
-function collectGarbage(): boolean {
+export function collectGarbage(): boolean {
   const g = globalThis as unknown as { Bun?: { gc(force: boolean): void }; gc?: () => void };
   if (g.Bun) {
     g.Bun.gc(true);
