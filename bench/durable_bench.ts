@@ -128,6 +128,10 @@ for (const variant of flags.variants.split(",")) {
     console.log(JSON.stringify(r));
   } else {
     // deno-lint-ignore no-console
-    console.log(`${r.label.padEnd(12)} ${variant.padEnd(11)} ${size} B  ${Math.round(r.rate).toLocaleString("en")} ${r.unit}`);
+    console.log(
+      `${r.label.padEnd(12)} ${variant.padEnd(11)} ${size} B  ${
+        Math.round(r.rate).toLocaleString("en")
+      } ${r.unit}`,
+    );
   }
 }

@@ -46,7 +46,18 @@ async function start(dir: string): Promise<{ child: Deno.ChildProcess; port: num
   const args = flags.runtime === "bun"
     ? ["run", "server/main.ts"]
     : ["run", "-A", "--v8-flags=--expose-gc", "server/main.ts"];
-  args.push("--port", "0", "--host", "127.0.0.1", "--http-port", "0", "--data-dir", dir, "--log-level", "info");
+  args.push(
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--http-port",
+    "0",
+    "--data-dir",
+    dir,
+    "--log-level",
+    "info",
+  );
   const child = new Deno.Command(flags.runtime === "bun" ? "bun" : Deno.execPath(), {
     args,
     cwd: repo,
@@ -70,7 +81,9 @@ async function start(dir: string): Promise<{ child: Deno.ChildProcess; port: num
         for (;;) {
           const { value: line, done: end } = await log.read();
           if (end) break;
-          if (/store recovered/.test(line)) Deno.stderr.writeSync(new TextEncoder().encode(`  broker: ${line}`));
+          if (/store recovered/.test(line)) {
+            Deno.stderr.writeSync(new TextEncoder().encode(`  broker: ${line}`));
+          }
         }
       })();
       return { child, port: Number(m[1]), ms };
@@ -82,7 +95,11 @@ const dir = flags.dir ?? await Deno.makeTempDir({ prefix: "warren-store-bench-" 
 const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
 try {
   let b = await start(`${dir}/data`);
-  out(`runtime ${flags.runtime}: ${total.toLocaleString("en")} persistent messages of ${size} B into one durable queue`);
+  out(
+    `runtime ${flags.runtime}: ${
+      total.toLocaleString("en")
+    } persistent messages of ${size} B into one durable queue`,
+  );
   let conn = await amqplib.connect(`amqp://guest:guest@127.0.0.1:${b.port}`);
   const ch = await conn.createChannel();
   await ch.assertQueue("deep", { durable: true });
@@ -93,7 +110,9 @@ try {
   for (let i = 0; i < total; i++) {
     if (!ch.sendToQueue("deep", body, { persistent: true })) await new Promise((r) => ch.once("drain", r));
     if (i % 1_000_000 === 999_999) {
-      out(`  ${(i + 1).toLocaleString("en")} published, RSS ${(rssOf(b.child.pid) / 2 ** 20).toFixed(0)} MiB`);
+      out(
+        `  ${(i + 1).toLocaleString("en")} published, RSS ${(rssOf(b.child.pid) / 2 ** 20).toFixed(0)} MiB`,
+      );
     }
   }
   const confirm = await conn.createConfirmChannel();
@@ -106,7 +125,9 @@ try {
   clearInterval(sampler);
   const settled = rssOf(b.child.pid);
   out(
-    `publish: ${Math.round(total / pubSecs).toLocaleString("en")} msg/s; depth ${depth.toLocaleString("en")}; ` +
+    `publish: ${Math.round(total / pubSecs).toLocaleString("en")} msg/s; depth ${
+      depth.toLocaleString("en")
+    }; ` +
       `broker RSS peak ${(peakRss / 2 ** 20).toFixed(0)} MiB, after ${(settled / 2 ** 20).toFixed(0)} MiB`,
   );
   conn.on("error", () => {});
