@@ -576,3 +576,17 @@ httpTest("policies: who may list, read, set and clear them (RabbitMQ 3.10's tags
   assert.equal((await as("pm:pm-pw", "PUT", "/api/policies/other/p3", body)).status, 401);
   assert.equal((await as("pm:pm-pw", "DELETE", "/api/policies/%2F/p1")).status, 204);
 });
+
+httpTest("policies: in a vhost's definitions (GET and POST /api/definitions/:vhost)", async (b) => {
+  const body = { pattern: "^q", definition: { "max-length": 1 }, "apply-to": "queues", priority: 4 };
+  assert.equal((await b.req("PUT", "/api/policies/%2F/p", { body })).status, 201);
+  const defs = (await b.req("GET", "/api/definitions/%2F")).json as { policies: unknown[] };
+  assert.deepEqual(defs.policies, [{ vhost: "/", name: "p", ...body }]);
+  assert.equal((await b.req("PUT", "/api/vhosts/other")).status, 201);
+  assert.equal((await b.req("POST", "/api/definitions/other", { body: defs })).status, 204);
+  assert.deepEqual((await b.req("GET", "/api/policies/other/p")).json, {
+    vhost: "other",
+    name: "p",
+    ...body,
+  });
+});

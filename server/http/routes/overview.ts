@@ -201,7 +201,7 @@ export function overviewRoutes(api: Api): void {
         product_name: all.product_name,
         product_version: all.product_version,
         parameters: [],
-        policies: [],
+        policies: only(all.policies),
         queues: only(all.queues),
         exchanges: only(all.exchanges),
         bindings: only(all.bindings),
@@ -218,7 +218,7 @@ export function overviewRoutes(api: Api): void {
         queues: into(body.queues),
         exchanges: into(body.exchanges),
         bindings: into(body.bindings),
-        policies: body.policies,
+        policies: into(body.policies),
         parameters: body.parameters,
       });
       return c.body(null, 204);
