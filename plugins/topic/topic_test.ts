@@ -524,6 +524,36 @@ Deno.test("TopicRouter cache: bounded at 1024 keys, still routing correctly past
   for (let i = 0; i < 3000; i += 97) assert.deepEqual(routed(r, `k.${i}`), ["q"]);
 });
 
+Deno.test("TopicRouter cache: cleared early when its results outgrow their bound, still routing correctly", () => {
+  // Every pattern of up to 7 words over {a, *, #}: a key of a's reaches hundreds of nodes, so a
+  // few hundred keys fill the results the cache keeps (1 MiB) long before 1024 keys.
+  const patterns: string[] = [];
+  const grow = (prefix: string[]) => {
+    if (prefix.length > 0) patterns.push(prefix.join("."));
+    if (prefix.length < 7) { for (const w of ["a", "*", "#"]) grow([...prefix, w]); }
+  };
+  grow([]);
+  const r = new TopicRouter();
+  for (let i = 0; i < patterns.length; i++) r.bind(queueBinding(`q${i}`, patterns[i]));
+  const rand = prng(5);
+  const keys: string[] = [];
+  for (let i = 0; i < 800; i++) {
+    const ws: string[] = [];
+    for (let n = 6 + Math.floor(rand() * 6); n > 0; n--) ws.push(rand() < 0.8 ? "a" : "b");
+    keys.push(ws.join("."));
+  }
+  let cleared = 0, before = 0;
+  const first = keys.map((k) => {
+    const queues = routed(r, k);
+    if (r.cacheSize < before) cleared++;
+    before = r.cacheSize;
+    return queues;
+  });
+  assert.ok(cleared > 0, "the cache was never cleared early");
+  for (let i = 0; i < keys.length; i++) assert.deepEqual(routed(r, keys[i]), first[i], `key '${keys[i]}'`);
+  for (let i = 0; i < keys.length; i += 40) assert.deepEqual(first[i], expectedQueues(patterns, keys[i]));
+});
+
 Deno.test("topicPlugin is the `topic` exchange type", () => {
   assert.equal(topicPlugin.name, "topic");
   assert.equal(topicPlugin.stage, "exchange");
