@@ -8,7 +8,7 @@ import type { RouterPlugin } from "./api.ts";
 import { alternateExchangePlugin } from "./alternate_exchange/mod.ts";
 import { deadLetterPlugin } from "./dead_letter/mod.ts";
 import { delayedMessagePlugin } from "./delayed_message/mod.ts";
-import { messageDeduplicationPlugin } from "./message_deduplication/mod.ts";
+import { messageDeduplicationPlugin, messageDeduplicationQueuePlugin } from "./message_deduplication/mod.ts";
 import { directPlugin } from "./direct/mod.ts";
 import { fanoutPlugin } from "./fanout/mod.ts";
 import { headersPlugin } from "./headers/mod.ts";
@@ -22,6 +22,7 @@ export const DEFAULT_PLUGINS: readonly RouterPlugin[] = [
   topicPlugin,
   delayedMessagePlugin,
   messageDeduplicationPlugin,
+  messageDeduplicationQueuePlugin,
   alternateExchangePlugin,
   deadLetterPlugin,
 ];

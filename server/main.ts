@@ -33,7 +33,7 @@ async function loadPlugin(path: string): Promise<RouterPlugin[]> {
   const list = Array.isArray(mod.default) ? mod.default : [mod.default];
   for (const p of list) {
     const ok = p && typeof p === "object" && typeof (p as RouterPlugin).name === "string" &&
-      ["exchange", "unroutable", "dead-letter"].includes((p as RouterPlugin).stage) &&
+      ["exchange", "unroutable", "dead-letter", "queue"].includes((p as RouterPlugin).stage) &&
       typeof (p as RouterPlugin).create === "function";
     if (!ok) {
       throw new Error(

@@ -12,7 +12,7 @@
 import { Connection } from "../protocol/connection.ts";
 import type { Message } from "./message.ts";
 import type { Transport } from "../transport.ts";
-import type { ExchangeTypePlugin, RouterPlugin, StagePlugin } from "./router.ts";
+import type { ExchangeTypePlugin, QueueStagePlugin, RouterPlugin, StagePlugin } from "./router.ts";
 import { PermissionStore } from "./permissions.ts";
 import { UserStore } from "./users.ts";
 import { MessageStats } from "./stats.ts";
@@ -102,6 +102,7 @@ export class Broker {
   readonly replyTargets = new Map<string, { deliverReply(message: Message): boolean }>();
   readonly #exchangeTypes = new Map<string, ExchangeTypePlugin>();
   readonly #stagePlugins: StagePlugin[] = [];
+  readonly #queuePlugins: QueueStagePlugin[] = [];
   /** Policy keys understood: the kernel's, then those plugins declare. */
   readonly #policyKeys = new Map<string, PolicyKey>(CORE_POLICY_KEYS.map((k) => [k.name, k]));
   /** Coarse time in ms, advanced by `tick()`. */
@@ -157,6 +158,8 @@ export class Broker {
       }
       this.#exchangeTypes.set(plugin.name, plugin);
       for (const v of this.vhosts.values()) v.pluginRegistered(plugin);
+    } else if (plugin.stage === "queue") {
+      this.#queuePlugins.push(plugin);
     } else {
       this.#stagePlugins.push(plugin);
     }
@@ -172,6 +175,11 @@ export class Broker {
     return this.#stagePlugins.filter((p) => p.stage === "dead-letter");
   }
 
+  /** Plugins of the `queue` stage. */
+  queuePlugins(): readonly QueueStagePlugin[] {
+    return this.#queuePlugins;
+  }
+
   /** Plugins of the `unroutable` stage. */
   unroutablePlugins(): readonly StagePlugin[] {
     return this.#stagePlugins.filter((p) => p.stage === "unroutable");
@@ -179,7 +187,7 @@ export class Broker {
 
   /** Registered plugins, for logs and the management API. */
   plugins(): RouterPlugin[] {
-    return [...this.#exchangeTypes.values(), ...this.#stagePlugins];
+    return [...this.#exchangeTypes.values(), ...this.#stagePlugins, ...this.#queuePlugins];
   }
 
   /** Policy keys understood: the kernel's and the registered plugins'. */

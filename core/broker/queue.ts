@@ -18,10 +18,10 @@ import { Deque } from "./deque.ts";
 import { MessageStats } from "./stats.ts";
 import { ExpiryHeap } from "./expiry_heap.ts";
 import { PriorityDeque } from "./priority_deque.ts";
-import { Delivery, type Message, withDeliveryCount } from "./message.ts";
-import type { DeadLetterReason, Owner, Router } from "./router.ts";
+import { Delivery, hasHeaders, type Message, withDeliveryCount } from "./message.ts";
+import type { DeadLetterReason, Owner, QueueHook, QueueMessageInput, Router } from "./router.ts";
 import { type Policy, policyNumber } from "./policies.ts";
-import { type MessageStore, PagedList, type QueueJournal } from "./store.ts";
+import { type KeyValueStore, type MessageStore, PagedList, type QueueJournal } from "./store.ts";
 
 /** What a full queue does with one more message (`x-overflow`). */
 export type Overflow = "drop-head" | "reject-publish" | "reject-publish-dlx";
@@ -114,6 +114,10 @@ export class Queue implements Owner {
   #fresh: Delivery | null = null;
   /** Last time the queue was used (declared, consumed from, fetched from), for `x-expires`. */
   lastUsed = 0;
+  /** Hooks of `queue`-stage plugins (queue-level deduplication…); set by the vhost. */
+  hooks: readonly QueueHook[] = [];
+  /** Opens durable key-value maps for this queue's plugins; set by the vhost when there is a store. */
+  keyValueFactory: ((namespace: string) => KeyValueStore) | null = null;
   /** Routers of the `dead-letter` stage for this queue; set by the vhost. */
   deadLetterStage: readonly { readonly plugin: string; readonly router: Router }[] = [];
   /** Where messages this queue lets go of are sent; set by the vhost. */
@@ -247,6 +251,8 @@ export class Queue implements Owner {
    *   confirm is then a nack
    */
   enqueue(message: Message): boolean {
+    // A queue-stage plugin may refuse the message (a duplicate): dropped, yet confirmed.
+    if (this.hooks.length !== 0 && !this.#accepted(message)) return true;
     const limits = this.limits;
     if (
       limits.overflow !== "drop-head" &&
@@ -358,13 +364,53 @@ export class Queue implements Owner {
 
   /**
    * A delivery left the queue for good (acked, rejected, expired, dropped, auto-acked): its
-   * journal entry is closed. Cheap for messages that were never journaled.
+   * journal entry is closed and queue-stage plugins are told. Cheap for messages that were
+   * never journaled in a queue without hooks.
    */
   settled(d: Delivery): void {
     if (d.location >= 0) {
       this.#journal?.removed(d.location, d.recordLength);
       d.location = -1;
     }
+    if (this.hooks.length !== 0) this.#released(d.message);
+  }
+
+  /** Asks every queue-stage hook; a plugin that throws is logged and lets the message in. */
+  #accepted(message: Message): boolean {
+    const input = hookInput(message);
+    for (let i = 0; i < this.hooks.length; i++) {
+      try {
+        if (!this.hooks[i].accept(input)) {
+          // Hooks before this one accepted it: they hear that it is gone.
+          for (let j = 0; j < i; j++) this.#callReleased(this.hooks[j], input);
+          return false;
+        }
+      } catch (err) {
+        this.onPluginError?.(err);
+      }
+    }
+    return true;
+  }
+
+  #released(message: Message): void {
+    const input = hookInput(message);
+    for (const h of this.hooks) this.#callReleased(h, input);
+  }
+
+  #callReleased(h: QueueHook, input: QueueMessageInput): void {
+    try {
+      h.released(input);
+    } catch (err) {
+      this.onPluginError?.(err);
+    }
+  }
+
+  /** Logs a queue-stage plugin's failure; set by the vhost. */
+  onPluginError: ((err: unknown) => void) | null = null;
+
+  /** @inheritdoc */
+  keyValue(namespace: string): KeyValueStore | undefined {
+    return this.options.durable && !this.options.exclusive ? this.keyValueFactory?.(namespace) : undefined;
   }
 
   /** A journaled delivery goes to a consumer for the first time: recovered later, it is redelivered. */
@@ -477,21 +523,35 @@ export class Queue implements Owner {
   dropMessages(): number {
     const journal = this.#journal;
     this.#journal = null;
+    const hooks = this.hooks;
+    this.hooks = []; // deleted: no per-message releases, one `deleted` each
     const n = this.purge();
     journal?.drop();
+    for (const h of hooks) {
+      try {
+        h.deleted?.();
+      } catch (err) {
+        this.onPluginError?.(err);
+      }
+    }
     return n;
   }
 
   /** Removes all ready messages; returns how many. */
   purge(): number {
     const n = this.messageCount;
-    if (this.#journal !== null) {
+    if (this.#journal !== null || this.hooks.length !== 0) {
       for (let d = this.#ready.shift(); d !== undefined; d = this.#ready.shift()) {
         if (d.ready) this.settled(d);
       }
     }
     const paged = this.#paged;
     while (paged.length > 0) {
+      if (this.hooks.length !== 0) {
+        // Hooks hear of every message that goes: read paged ones back to tell them.
+        const m = this.#store!.read(paged.headLocation, paged.headLength);
+        if (m !== null) this.#released(m);
+      }
       if (paged.headJournaled) this.#journal?.removed(paged.headLocation, paged.headLength);
       else this.#store!.release(paged.headLocation);
       paged.shift();
@@ -599,4 +659,12 @@ export class Queue implements Owner {
       this.#draining = false;
     }
   }
+}
+
+/** What a queue-stage hook sees of a message (headers decoded only when present). */
+function hookInput(message: Message): QueueMessageInput {
+  return {
+    headers: hasHeaders(message.rawProperties) ? message.properties.headers : undefined,
+    persistent: message.persistent,
+  };
 }

@@ -112,8 +112,42 @@ export interface StagePlugin {
   readonly policyKeys?: readonly PolicyKey[];
 }
 
+/** What a queue-stage plugin sees of a message: its headers and whether it is persistent. */
+export interface QueueMessageInput {
+  readonly headers: FieldTable | undefined;
+  /** delivery-mode 2: it outlives a restart when the queue is durable. */
+  readonly persistent: boolean;
+}
+
+/**
+ * A queue's hook for one queue-stage plugin: sees every message the queue takes and lets go of.
+ * Runs on the publish path of that queue only: keep it cheap.
+ */
+export interface QueueHook {
+  /** A message is about to enter the queue; false drops it (it is still confirmed). */
+  accept(message: QueueMessageInput): boolean;
+  /** A message it accepted left the queue for good (acked, expired, dropped, dead-lettered, purged). */
+  released(message: QueueMessageInput): void;
+  /** The queue was deleted. */
+  deleted?(): void;
+}
+
+/**
+ * A plugin of the `queue` stage (e.g. queue-level deduplication): `create` is called for every
+ * queue declared and returns a hook, or undefined when the queue's arguments do not ask for it.
+ */
+export interface QueueStagePlugin {
+  readonly name: string;
+  readonly stage: "queue";
+  /** Policy keys this plugin understands (validated by it, shown in the effective policy). */
+  readonly policyKeys?: readonly PolicyKey[];
+  create(owner: Owner): QueueHook | undefined;
+  /** Declare-time check of the queue's arguments; throws PRECONDITION_FAILED. */
+  validate?(args: FieldTable): void;
+}
+
 /** Anything a plugin module may export. */
-export type RouterPlugin = ExchangeTypePlugin | StagePlugin;
+export type RouterPlugin = ExchangeTypePlugin | StagePlugin | QueueStagePlugin;
 
 /**
  * An ordered list of bindings without duplicates, for routers that keep their bindings in a

@@ -45,6 +45,8 @@ import {
   type DeadLetterReason,
   type ExchangeTypePlugin,
   ListRouter,
+  type QueueHook,
+  type QueueStagePlugin,
   type RouteSink,
   sameTable,
   type StagePlugin,
@@ -58,6 +60,8 @@ export interface PluginLookup {
   unroutablePlugins(): readonly StagePlugin[];
   /** Plugins of the `dead-letter` stage, consulted for a message a queue lets go of. */
   deadLetterPlugins(): readonly StagePlugin[];
+  /** Plugins of the `queue` stage, given a hook on every queue declared. */
+  queuePlugins?(): readonly QueueStagePlugin[];
 }
 
 /** Coarse time and logging, from the broker. */
@@ -532,6 +536,17 @@ export class VHost {
       window: this.#context.window,
     });
     checkDeadLetterArgs(d.args, d.name, this.name);
+    const queuePlugins = this.plugins.queuePlugins?.() ?? [];
+    for (const p of queuePlugins) {
+      if (!p.validate) continue;
+      try {
+        p.validate(d.args);
+      } catch (err) {
+        if (err instanceof AmqpError) throw err;
+        this.onPluginError(p.name, err);
+        throw new AmqpError("INTERNAL_ERROR", `plugin '${p.name}' failed to validate queue arguments`);
+      }
+    }
     const policy = this.policyFor("queues", d.name);
     if (policy !== null) q.applyPolicy(policy);
     const store = this.#context.store?.() ?? null;
@@ -545,6 +560,16 @@ export class VHost {
       router: p.create(q),
     }));
     q.onDeadLetter = this.#enqueueDeadLetter;
+    if (store !== null) {
+      q.keyValueFactory = (ns) => store.keyValue(ownerNamespace(this.name, `queue:${d.name}`, ns));
+    }
+    const hooks: QueueHook[] = [];
+    for (const p of queuePlugins) {
+      const hook = p.create(q);
+      if (hook !== undefined) hooks.push(hook);
+    }
+    q.hooks = hooks;
+    q.onPluginError = (err) => this.onPluginError("queue stage", err);
     this.queues.set(d.name, q);
     this.#queueBindings.set(q, []);
     // Every queue is bound to the default exchange by its name (RabbitMQ's implicit binding).

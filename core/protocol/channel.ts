@@ -775,7 +775,7 @@ export class Channel implements ConsumerChannel {
       c.unacked++;
       if (d.location >= 0) d.queue.markDelivered(d);
       this.#unacked.push(d);
-    } else if (d.location >= 0) d.queue.settled(d);
+    } else if (d.location >= 0 || d.queue.hooks.length !== 0) d.queue.settled(d);
     countDelivery(this.#conn.broker.stats, d.queue.stats, c.options.noAck, d.redelivered);
     this.#conn.sendDeliver(this.id, c.tag, tag, d.redelivered, d.message);
   }
@@ -856,7 +856,7 @@ export class Channel implements ConsumerChannel {
       if (outcome === "requeue") d.queue.requeue([d]);
       else {
         if (outcome === "reject") d.queue.deadLetter(d.message, "rejected");
-        if (d.location >= 0) d.queue.settled(d);
+        if (d.location >= 0 || d.queue.hooks.length !== 0) d.queue.settled(d);
       }
       if (this.#channelPrefetch !== 0) this.resume();
       else d.queue.drain();
@@ -887,7 +887,7 @@ export class Channel implements ConsumerChannel {
     }
     for (let i = 0; i < deliveries.length; i++) {
       const d = deliveries[i];
-      if (d.location >= 0) d.queue.settled(d);
+      if (d.location >= 0 || d.queue.hooks.length !== 0) d.queue.settled(d);
     }
     this.resume();
   }

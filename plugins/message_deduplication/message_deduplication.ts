@@ -1,11 +1,20 @@
 /**
- * The `x-message-deduplication` exchange type (after the rabbitmq-message-deduplication plugin):
+ * Deduplication, after the rabbitmq-message-deduplication plugin, at two levels.
+ *
+ * The `x-message-deduplication` exchange type:
  * it routes like `fanout`, except that a message whose `x-deduplication-header` header value was
  * seen recently is not routed at all. "Recently" is bounded by `x-cache-size` (entries; the
  * oldest go first) and by `x-cache-ttl` (ms; an exchange argument, or the message's own
  * `x-cache-ttl` header). With publisher confirms this gives effectively-once publishing: a
  * publisher that retries after a lost confirm does not create a second copy. A duplicate is still
  * confirmed; published with `mandatory` it comes back as unroutable, as with the original plugin.
+ *
+ * Queue level (a `queue`-stage plugin): a queue declared with `x-message-deduplication: true`
+ * refuses a message whose `x-deduplication-header` value is already in the queue — ready, or
+ * delivered and not yet acknowledged (so a requeue never makes two copies); it is dropped and
+ * still confirmed. Once the message leaves the queue for good, the value is free again. A
+ * durable queue keeps the values of its persistent messages in the store, so this holds across
+ * restarts.
  *
  * @module
  */
@@ -18,6 +27,9 @@ import {
   ListRouter,
   type Owner,
   preconditionFailed,
+  type QueueHook,
+  type QueueMessageInput,
+  type QueueStagePlugin,
   type RouteSink,
   routeTo,
   type RoutingInput,
@@ -103,4 +115,53 @@ export const messageDeduplicationPlugin: ExchangeTypePlugin = {
     }
   },
   create: (owner) => new DeduplicationRouter(owner),
+};
+
+const PRESENT = new Uint8Array(0);
+
+/** Queue-level deduplication for one queue: the values of the messages it holds. */
+class QueueDeduplication implements QueueHook {
+  readonly #present = new Set<string>();
+  /** The values of persistent messages, on disk (durable queue, broker with a store). */
+  readonly #kv: KeyValueStore | undefined;
+
+  constructor(owner: Owner) {
+    this.#kv = owner.keyValue?.("present");
+    if (this.#kv !== undefined) { for (const [key] of this.#kv.entries()) this.#present.add(key); }
+  }
+
+  accept(message: QueueMessageInput): boolean {
+    const key = keyOf(message.headers?.["x-deduplication-header"]);
+    if (key === undefined) return true;
+    if (this.#present.has(key)) return false;
+    this.#present.add(key);
+    if (message.persistent) this.#kv?.set(key, PRESENT);
+    return true;
+  }
+
+  released(message: QueueMessageInput): void {
+    const key = keyOf(message.headers?.["x-deduplication-header"]);
+    if (key !== undefined && this.#present.delete(key)) this.#kv?.delete(key);
+  }
+
+  deleted(): void {
+    if (this.#kv !== undefined) { for (const key of this.#present) this.#kv.delete(key); }
+    this.#present.clear();
+  }
+}
+
+/** Queue-level deduplication: `x-message-deduplication: true` on queue.declare. */
+export const messageDeduplicationQueuePlugin: QueueStagePlugin = {
+  name: "x-message-deduplication-queue",
+  stage: "queue",
+  validate(args: FieldTable): void {
+    const v = args["x-message-deduplication"];
+    if (v !== undefined && typeof v !== "boolean") {
+      throw preconditionFailed("invalid arg 'x-message-deduplication': expected a boolean");
+    }
+  },
+  create: (owner) =>
+    owner.effectiveArg("x-message-deduplication", "message-deduplication") === true
+      ? new QueueDeduplication(owner)
+      : undefined,
 };

@@ -1,8 +1,9 @@
 /**
- * The `x-message-deduplication` exchange type.
+ * Deduplication: the `x-message-deduplication` exchange type, and queue-level deduplication.
  * @module
  */
-export {
-  messageDeduplicationPlugin,
-  messageDeduplicationPlugin as default,
-} from "./message_deduplication.ts";
+import { messageDeduplicationPlugin, messageDeduplicationQueuePlugin } from "./message_deduplication.ts";
+
+export { messageDeduplicationPlugin, messageDeduplicationQueuePlugin };
+/** Both levels, as a user plugin module would export them. */
+export default [messageDeduplicationPlugin, messageDeduplicationQueuePlugin];

@@ -114,3 +114,53 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "store: a durable deduplicating queue still refuses values of its persistent messages after a restart",
+  ignore: isExternal,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "warren-dedup-q-" });
+    try {
+      const publish = async (b: RunningBroker, items: [string, boolean][]) => {
+        const conn = await amqplib.connect(url(b));
+        const ch = await conn.createConfirmChannel();
+        await ch.assertQueue("unique", { durable: true, arguments: { "x-message-deduplication": true } });
+        for (const [id, persistent] of items) {
+          ch.sendToQueue("unique", Buffer.from(id), {
+            persistent,
+            headers: { "x-deduplication-header": id },
+          });
+        }
+        await ch.waitForConfirms();
+        const depth = (await ch.checkQueue("unique")).messageCount;
+        await conn.close();
+        return depth;
+      };
+      let b = await start(dir);
+      assert.equal(await publish(b, [["p", true], ["t", false], ["p", true]]), 2);
+      await b.close();
+      b = await start(dir);
+      try {
+        // "p" came back with its message: still a duplicate. "t" (transient) is gone, so free.
+        assert.equal(await publish(b, [["p", true], ["t", true]]), 2);
+        const conn = await amqplib.connect(url(b));
+        const ch = await conn.createChannel();
+        const bodies: string[] = [];
+        for (
+          let m = await ch.get("unique", { noAck: true });
+          m;
+          m = await ch.get("unique", { noAck: true })
+        ) {
+          bodies.push(m.content.toString());
+        }
+        assert.deepEqual(bodies, ["p", "t"]);
+        await conn.close();
+      } finally {
+        await b.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
