@@ -72,6 +72,11 @@ export interface BrokerOptions {
    */
   queueWindow?: { messages: number; bytes: number };
   /**
+   * The broker's clock, ms since the epoch (TTLs, delays, expiry, consumer timeouts). Tests inject
+   * one they can move forward. @default Date.now
+   */
+  clock?: () => number;
+  /**
    * Memory high watermark: over it, publishing connections are blocked (connection.blocked).
    * A fraction of total RAM or a size in bytes. @default { fraction: 0.4 }
    */
@@ -122,7 +127,8 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
   if (options.handshakeTimeout !== undefined) config.handshakeTimeout = options.handshakeTimeout;
   if (options.maxMessageSize !== undefined) config.maxMessageSize = options.maxMessageSize;
   if (options.queueWindow !== undefined) config.queueWindow = options.queueWindow;
-  const broker = new Broker({ config, log, now: Date.now(), clock: Date.now });
+  const clock = options.clock ?? Date.now;
+  const broker = new Broker({ config, log, now: clock(), clock });
   for (const p of DEFAULT_PLUGINS) broker.register(p);
   for (const p of options.plugins ?? []) broker.register(p);
   const everything = { configure: ".*", write: ".*", read: ".*" };
@@ -158,7 +164,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
       throw new Error(`Cannot listen for HTTP on ${where.host}:${where.port}: ${(err as Error).message}`);
     });
   }
-  const timer = setInterval(() => broker.tick(Date.now()), TICK_INTERVAL);
+  const timer = setInterval(() => broker.tick(clock()), TICK_INTERVAL);
   const monitor = startResourceMonitor(broker, {
     memoryHighWatermark: options.memoryHighWatermark,
     diskFreeLimit: options.diskFreeLimit,
@@ -181,7 +187,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
         const deadline = Date.now() + SHUTDOWN_GRACE;
         while (broker.connections.size > 0 && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, 10));
-          broker.tick(Date.now());
+          broker.tick(clock());
         }
         listener.closeAll();
         clearInterval(timer);
