@@ -15,6 +15,8 @@ export interface WarrenProcess {
   /** amqp://guest:guest@127.0.0.1:PORT/ */
   readonly url: string;
   readonly port: number;
+  /** The child's process id (for reading its memory from /proc). */
+  readonly pid: number;
   /** Sends a signal: SIGKILL for a crash, SIGTERM for a clean stop. A no-op once it exited. */
   kill(signal: Deno.Signal): void;
   /** Settles when the child has exited and its output is fully read. */
@@ -141,6 +143,7 @@ export async function spawnWarren(dataDir: string, options: SpawnOptions = {}): 
   return {
     url: `amqp://guest:guest@127.0.0.1:${port}/`,
     port,
+    pid: child.pid,
     kill,
     exited,
     stderr: () => stderrText,
