@@ -141,12 +141,16 @@ export class FileStore implements MessageStore {
   readonly recoveredDefinitions: unknown;
   definitions: () => unknown;
 
-  private constructor(options: FileStoreOptions, recovered: unknown) {
+  /** definitions.json existed but could not be read (set aside): nothing is deleted at start. */
+  readonly #definitionsLost: boolean;
+
+  private constructor(options: FileStoreOptions, recovered: unknown, definitionsLost: boolean) {
     this.dir = options.dir;
     this.#log = options.log;
     this.#sync = options.sync ?? "always";
     this.#segmentSize = options.segmentSize ?? 64 * 1024 * 1024;
     this.recoveredDefinitions = recovered;
+    this.#definitionsLost = definitionsLost;
     this.definitions = options.definitions ?? (() => null);
   }
 
@@ -158,7 +162,8 @@ export class FileStore implements MessageStore {
   static open(options: FileStoreOptions): FileStore {
     const dir = options.dir;
     for (const sub of ["", "messages", "queues", "kv"]) fs.mkdirSync(join(dir, sub), { recursive: true });
-    const store = new FileStore(options, readDefinitions(dir, options.log));
+    const defs = readDefinitions(dir, options.log);
+    const store = new FileStore(options, defs === LOST ? null : defs, defs === LOST);
     store.#openSegments();
     store.#findJournals();
     return store;
@@ -365,8 +370,15 @@ export class FileStore implements MessageStore {
    * references any more are reclaimed. Returns what was recovered, for the start-up log line.
    */
   finishRecovery(): { queues: number; messages: number; segments: number } {
+    const lost = this.#definitionsLost;
     for (const [key, path] of this.#unclaimed) {
       const [vhost, queue] = key.split("\0");
+      if (lost) {
+        // Without definitions every journal looks orphaned: keep them (and below, every
+        // segment) for an operator to recover, rather than deleting every message.
+        this.#quarantine(path, `queue '${queue}' in vhost '${vhost}' not defined (definitions unreadable)`);
+        continue;
+      }
       this.#log.warn("store: journal of a queue that is no longer defined removed", {
         vhost,
         queue,
@@ -377,10 +389,12 @@ export class FileStore implements MessageStore {
     this.#unclaimed.clear();
     let messages = 0;
     for (const j of this.#journals.values()) messages += j.live;
-    for (const seg of this.#segments.values()) {
-      if (seg.refs === 0 && seg !== this.#current) this.#reclaimable.add(seg);
+    if (!lost) {
+      for (const seg of this.#segments.values()) {
+        if (seg.refs === 0 && seg !== this.#current) this.#reclaimable.add(seg);
+      }
+      this.#reclaim();
     }
-    this.#reclaim();
     this.#syncDirectory(join(this.dir, "queues"));
     return { queues: this.#journals.size, messages, segments: this.#segments.size };
   }
@@ -632,6 +646,9 @@ function readHead(path: string, max: number): Uint8Array {
 
 const DEFINITIONS = "definitions.json";
 
+/** readDefinitions: a definitions file that exists but cannot be read. */
+const LOST = Symbol("definitions lost");
+
 function readDefinitions(dir: string, log: Logger): unknown {
   const path = join(dir, DEFINITIONS);
   fs.rmSync(`${path}.tmp`, { force: true }); // a write interrupted before its rename
@@ -645,9 +662,12 @@ function readDefinitions(dir: string, log: Logger): unknown {
     return JSON.parse(text);
   } catch (err) {
     // Cannot happen through write-then-rename; keep the file and start without definitions.
-    log.error("store: definitions file unreadable, set aside", { file: path, error: String(err) });
+    log.error("store: definitions file unreadable, set aside; queue journals and segments kept", {
+      file: path,
+      error: String(err),
+    });
     fs.renameSync(path, `${path}.bad`);
-    return null;
+    return LOST;
   }
 }
 

@@ -444,9 +444,12 @@ corruptionTest(
   "an unreadable definitions.json is set aside with an error line; the broker starts",
   async (c) => {
     // Write-then-rename never leaves a torn file; this is damage from outside. Without definitions
-    // no queue is defined, so their journals go too (as RabbitMQ drops the indexes of unknown queues).
+    // no queue is defined; their journals are set aside (`.bad`) and no segment is deleted, so an
+    // operator can still recover the messages, rather than every message being dropped.
     await setUp(c, { q: range(3) });
     const path = join(c.dataDir, "definitions.json");
+    const journal = journalOf(c.dataDir, "q").path;
+    const segmentsBefore = [...Deno.readDirSync(join(c.dataDir, "messages"))].map((e) => e.name).sort();
     await Deno.writeTextFile(path, "{ torn");
     const proc = await c.start();
     const conn = await c.connect();
@@ -454,7 +457,11 @@ corruptionTest(
     ch.on("error", () => {});
     await assert.rejects(ch.checkQueue("q"), /404/);
     assert.equal(errorLines(proc, /definitions file unreadable, set aside/).length, 1, proc.stderr());
+    assert.equal(errorLines(proc, /damaged file set aside/).length, 1, proc.stderr());
     assert.equal(await Deno.readTextFile(`${path}.bad`), "{ torn");
+    await Deno.stat(`${journal}.bad`);
+    const segmentsAfter = [...Deno.readDirSync(join(c.dataDir, "messages"))].map((e) => e.name).sort();
+    for (const name of segmentsBefore) assert.ok(segmentsAfter.includes(name), `segment ${name} was deleted`);
   },
 );
 
