@@ -22,7 +22,7 @@ export * from "./broker/router.ts";
 export * from "./broker/store.ts";
 export { Consumer } from "./broker/consumer.ts";
 export { Exchange } from "./broker/exchange.ts";
-export { Delivery, Message } from "./broker/message.ts";
+export { Delivery, Message, type SenderSelected, senderSelected } from "./broker/message.ts";
 export { Queue } from "./broker/queue.ts";
 export { MessageStats } from "./broker/stats.ts";
 export {

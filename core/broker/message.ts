@@ -132,6 +132,49 @@ export function withoutBcc(message: Message): Message {
   return new Message(message.exchange, message.routingKey, w.bytes.slice(0, w.offset), message.body);
 }
 
+/** What a publish routes with, after sender-selected distribution (see {@link senderSelected}). */
+export interface SenderSelected {
+  /** The message's own routing key, or it followed by its CC and BCC keys. */
+  readonly keys: string | string[];
+  /** Its headers (for a headers exchange), BCC removed; undefined without headers. */
+  readonly headers: FieldTable | undefined;
+  /** The message as queues keep it: the BCC header removed. */
+  readonly message: Message;
+}
+
+/**
+ * Sender-selected distribution, as RabbitMQ applies it to every publish (AMQP or HTTP): a
+ * message with `CC` / `BCC` headers routes with those keys too, and loses its `BCC` header.
+ * Headers are decoded only when the message carries some; callers on the hot path check
+ * {@link hasHeaders} first and route a message without headers by its own key.
+ * @param message the published message
+ * @returns the keys and headers to route with, and the message to enqueue
+ * @throws AmqpError PRECONDITION_FAILED when CC or BCC is not an array
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Message, senderSelected } from "./message.ts";
+ * import { Writer } from "../wire/writer.ts";
+ * import { writeProperties } from "../wire/properties.ts";
+ * const w = new Writer(64);
+ * writeProperties(w, { headers: { CC: ["b"], BCC: ["c"] } });
+ * const r = senderSelected(new Message("x", "a", w.written().slice(), new Uint8Array()));
+ * assert.deepEqual(r.keys, ["a", "b", "c"]);
+ * assert.deepEqual(r.message.properties.headers, { CC: ["b"] });
+ * ```
+ */
+export function senderSelected(message: Message): SenderSelected {
+  if (!hasHeaders(message.rawProperties)) return { keys: message.routingKey, headers: undefined, message };
+  let headers = message.properties.headers;
+  const extra = headers && senderSelectedKeys(message.routingKey, headers);
+  if (!extra) return { keys: message.routingKey, headers, message };
+  if (headers!.BCC !== undefined) {
+    message = withoutBcc(message);
+    headers = message.properties.headers;
+  }
+  return { keys: extra, headers, message };
+}
+
 /** The message's routing keys: its own and its CC header's (BCC is gone by the time it is stored). */
 export function routingKeysOf(message: Message): string[] {
   const keys = [message.routingKey];

@@ -133,6 +133,13 @@ export class Queue implements Owner {
   deleted = false;
   /** Message counters (management API, metrics). */
   readonly stats = new MessageStats();
+  /**
+   * Deliveries of this queue held unacknowledged by channels (consumed or fetched with
+   * basic.get, cancelled consumers' included), and their body bytes: kept up to date by the
+   * channels that hold them, for the management API and metrics.
+   */
+  unackedCount = 0;
+  unackedBytes = 0;
   /** Routing epoch mark, used by the vhost to remove duplicates without a Set per publish. */
   routeMark = 0;
 

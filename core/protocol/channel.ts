@@ -21,8 +21,7 @@ import {
   hasReplyTo,
   Message,
   parseExpiration,
-  senderSelectedKeys,
-  withoutBcc,
+  senderSelected,
   withReplyTo,
 } from "../broker/message.ts";
 import type { Exchange } from "../broker/exchange.ts";
@@ -53,6 +52,15 @@ function randomName(prefix: string): string {
   let s = prefix;
   for (let i = 0; i < bytes.length; i++) s += SHORTSTR_CHARS[bytes[i] & 63];
   return s;
+}
+
+/** Deliveries leave a channel's unacked set (settled, requeued, channel closed): their queues' counts drop. */
+function untrack(deliveries: readonly Delivery[]): void {
+  for (let i = 0; i < deliveries.length; i++) {
+    const d = deliveries[i];
+    d.queue.unackedCount--;
+    d.queue.unackedBytes -= d.message.body.length;
+  }
 }
 
 /** One AMQP channel. */
@@ -134,6 +142,33 @@ export class Channel implements ConsumerChannel {
   /** True in confirm mode. */
   get confirmMode(): boolean {
     return this.#confirm;
+  }
+
+  /** basic.qos global=false: the prefetch consumers created from now on get (0: unlimited). */
+  get consumerPrefetch(): number {
+    return this.#consumerPrefetch;
+  }
+
+  /** basic.qos global=true: the limit on unacked deliveries across the channel (0: none). */
+  get channelPrefetch(): number {
+    return this.#channelPrefetch;
+  }
+
+  /** True after tx.select. */
+  get transactional(): boolean {
+    return this.#tx;
+  }
+
+  /** In a transaction: publishes and settled deliveries waiting for tx.commit. */
+  get uncommitted(): { messages: number; acks: number } {
+    let acks = 0;
+    for (const s of this.#txSettles) acks += s.deliveries.length;
+    return { messages: this.#txPublishes.length, acks };
+  }
+
+  /** Publishes whose confirm is held back until the store's sync covers them. */
+  get unconfirmedCount(): number {
+    return this.#heldConfirms.length;
   }
 
   // ---------------------------------------------------------------- frames
@@ -283,8 +318,12 @@ export class Channel implements ConsumerChannel {
         return;
       case METHOD.BASIC_RECOVER:
       case METHOD.BASIC_RECOVER_ASYNC:
-        if (m.requeue) this.#requeue(this.#unacked.drain());
-        else this.#redeliverInPlace(this.#unacked.drain());
+        if (m.requeue) {
+          const all = this.#unacked.drain();
+          for (const d of all) if (d.consumer !== null) d.consumer.unacked--;
+          untrack(all);
+          this.#requeue(all);
+        } else this.#redeliverInPlace(this.#unacked.drain());
         if (m.id === METHOD.BASIC_RECOVER) conn.sendMethod(this.id, { id: METHOD.BASIC_RECOVER_OK });
         return;
 
@@ -594,15 +633,10 @@ export class Channel implements ConsumerChannel {
     let keys: string | string[] = message.routingKey;
     let headers: FieldTable | undefined;
     if (hasHeaders(message.rawProperties)) {
-      headers = message.properties.headers;
-      const extra = headers && senderSelectedKeys(message.routingKey, headers);
-      if (extra) {
-        keys = extra;
-        if (headers!.BCC !== undefined) {
-          message = withoutBcc(message);
-          headers = message.properties.headers;
-        }
-      }
+      const selected = senderSelected(message);
+      keys = selected.keys;
+      headers = selected.headers;
+      message = selected.message;
     }
     const queues = this.#vhost.route(exchange, keys, headers);
     const held = this.#vhost.holdDelayed(message, keys);
@@ -753,6 +787,8 @@ export class Channel implements ConsumerChannel {
     if (!noAck) {
       d.tag = tag;
       q.markDelivered(d);
+      q.unackedCount++;
+      q.unackedBytes += d.message.body.length;
       this.#unacked.push(d);
     } else q.settled(d);
     countGet(this.#conn.broker.stats, q.stats, noAck, d.redelivered);
@@ -773,6 +809,8 @@ export class Channel implements ConsumerChannel {
       d.consumer = c;
       d.deliveredAt = this.#conn.broker.now;
       c.unacked++;
+      d.queue.unackedCount++;
+      d.queue.unackedBytes += d.message.body.length;
       if (d.location >= 0) d.queue.markDelivered(d);
       this.#unacked.push(d);
     } else if (d.location >= 0 || d.queue.hooks.length !== 0) d.queue.settled(d);
@@ -822,6 +860,7 @@ export class Channel implements ConsumerChannel {
         } else i++;
       }
       c.unacked = 0;
+      untrack(back);
       this.#requeue(back);
     }
   }
@@ -853,6 +892,8 @@ export class Channel implements ConsumerChannel {
       const d = list.removeAt(idx)!;
       if (outcome === "ack") countAck(this.#conn.broker.stats, d.queue.stats);
       if (d.consumer !== null) d.consumer.unacked--;
+      d.queue.unackedCount--;
+      d.queue.unackedBytes -= d.message.body.length;
       if (outcome === "requeue") d.queue.requeue([d]);
       else {
         if (outcome === "reject") d.queue.deadLetter(d.message, "rejected");
@@ -880,6 +921,7 @@ export class Channel implements ConsumerChannel {
       const c = deliveries[i].consumer;
       if (c !== null) c.unacked--;
     }
+    untrack(deliveries);
     if (outcome === "requeue") return this.#requeue(deliveries);
     if (outcome === "reject") {
       // Rejected without requeue: dead-lettered (reason `rejected`) if the queue has a DLX.
@@ -898,6 +940,7 @@ export class Channel implements ConsumerChannel {
    * Messages fetched with basic.get, or whose consumer is gone, go back to their queue.
    */
   #redeliverInPlace(deliveries: Delivery[]): void {
+    untrack(deliveries); // deliver() counts those redelivered again
     const back: Delivery[] = [];
     for (const d of deliveries) {
       const c = d.consumer;
@@ -971,6 +1014,7 @@ export class Channel implements ConsumerChannel {
     this.#txSettles = [];
     this.#txPublishes = [];
     back.sort((a, b) => a.tag - b.tag);
+    untrack(back);
     this.#requeue(back);
   }
 

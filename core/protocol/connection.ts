@@ -116,6 +116,11 @@ export class Connection implements FrameHandler {
     this.#createdAt = this.#lastReceived = this.#lastSent = broker.now;
   }
 
+  /** When the socket was accepted (the broker's clock, ms since the epoch in the server). */
+  get connectedAt(): number {
+    return this.#createdAt;
+  }
+
   /** Current state (for tests and the management API). */
   get state(): State {
     return this.#state;

@@ -8,7 +8,7 @@
 
 import type { Broker, Channel, Connection, Consumer, Exchange, Queue, VHost } from "../../core/mod.ts";
 import { fieldTableToJson, type JsonTable } from "../definitions.ts";
-import { messageStats } from "./rates.ts";
+import { type DepthStats, depthStats, messageStats } from "./rates.ts";
 import type { Row } from "./_util.ts";
 
 /** What every formatter needs besides the object. */
@@ -20,19 +20,18 @@ export interface FormatContext {
   readonly now: number;
 }
 
-const ZERO_RATE = { rate: 0.0 };
-
-/** Unacknowledged deliveries of a queue held by its consumers. */
+/**
+ * Unacknowledged deliveries of a queue: held by its consumers, by consumers cancelled since,
+ * and fetched with basic.get.
+ */
 export function queueUnacked(q: Queue): number {
-  let n = 0;
-  for (const c of q.consumers) n += c.unacked;
-  return n;
+  return q.unackedCount;
 }
 
 /** A queue, as `GET /api/queues` lists it. */
 export function formatQueue(q: Queue, ctx: FormatContext): Row {
   const ready = q.messageCount;
-  const unacked = queueUnacked(q);
+  const unacked = q.unackedCount;
   const consumers = q.consumerCount;
   const sac = q.singleActiveConsumer && consumers > 0 ? q.consumers[0].tag : null;
   const exclusiveTag = q.hasExclusiveConsumer ? q.consumers[0].tag : null;
@@ -47,16 +46,11 @@ export function formatQueue(q: Queue, ctx: FormatContext): Row {
     exclusive: q.options.exclusive,
     exclusive_consumer_tag: exclusiveTag,
     head_message_timestamp: null,
-    message_bytes: q.messageBytes,
+    message_bytes: q.messageBytes + q.unackedBytes,
     message_bytes_ready: q.messageBytes,
-    message_bytes_unacknowledged: 0,
+    message_bytes_unacknowledged: q.unackedBytes,
     message_stats: messageStats(q.stats, ctx.now),
-    messages: ready + unacked,
-    messages_details: ZERO_RATE,
-    messages_ready: ready,
-    messages_ready_details: ZERO_RATE,
-    messages_unacknowledged: unacked,
-    messages_unacknowledged_details: ZERO_RATE,
+    ...depthStats(q, ready, unacked, ctx.now),
     name: q.name,
     node: ctx.node,
     operator_policy: null,
@@ -174,6 +168,7 @@ export function formatConnection(c: Connection, ctx: FormatContext, listener?: L
     channel_max: c.channelMax,
     channels: c.channels.size,
     client_properties: fieldTableToJson(c.clientProperties),
+    connected_at: c.connectedAt,
     frame_max: c.frameMax,
     host: listener?.host ?? "",
     name: c.name,
@@ -198,15 +193,22 @@ export function channelName(c: Connection, ch: Channel): string {
 
 /** A channel, as `GET /api/channels` lists it. */
 export function formatChannel(c: Connection, ch: Channel, ctx: FormatContext): Row {
+  const uncommitted = ch.uncommitted;
   return {
+    acks_uncommitted: uncommitted.acks,
     confirm: ch.confirmMode,
     connection_details: { name: c.name, ...peer(c) },
     consumer_count: ch.consumers.size,
+    global_prefetch_count: ch.channelPrefetch,
     messages_unacknowledged: ch.unackedCount,
+    messages_uncommitted: uncommitted.messages,
+    messages_unconfirmed: ch.unconfirmedCount,
     name: channelName(c, ch),
     node: ctx.node,
     number: ch.id,
+    prefetch_count: ch.consumerPrefetch,
     state: "running",
+    transactional: ch.transactional,
     user: c.user?.name ?? "",
     user_who_performed_action: c.user?.name ?? "",
     vhost: c.vhost?.name ?? "",
@@ -235,22 +237,18 @@ export function formatConsumer(c: Connection, ch: Channel, consumer: Consumer, c
   };
 }
 
-/** Totals of ready and unacked messages over some queues. */
-export function queueTotals(queues: Iterable<Queue>): Row {
+/**
+ * Totals of ready and unacked messages over some queues, with their rates of change (see
+ * `depthStats`; `key` is the object the rate window belongs to: a vhost, the broker).
+ */
+export function queueTotals(queues: Iterable<Queue>, key: object, now: number): DepthStats {
   let ready = 0;
   let unacked = 0;
   for (const q of queues) {
     ready += q.messageCount;
-    unacked += queueUnacked(q);
+    unacked += q.unackedCount;
   }
-  return {
-    messages: ready + unacked,
-    messages_details: ZERO_RATE,
-    messages_ready: ready,
-    messages_ready_details: ZERO_RATE,
-    messages_unacknowledged: unacked,
-    messages_unacknowledged_details: ZERO_RATE,
-  };
+  return depthStats(key, ready, unacked, now);
 }
 
 /** A vhost, as `GET /api/vhosts` lists it. */
@@ -263,6 +261,6 @@ export function formatVHost(v: VHost, ctx: FormatContext): Row {
     name: v.name,
     tags: [],
     tracing: false,
-    ...queueTotals(v.queues.values()),
+    ...queueTotals(v.queues.values(), v, ctx.now),
   };
 }

@@ -37,27 +37,73 @@ interface Window {
 }
 
 const windows = new WeakMap<MessageStats, Window>();
+/** Depth windows: a separate map, as one object (a queue) may have both kinds. */
+const depthWindows = new WeakMap<object, Window>();
 
 function totals(stats: MessageStats): number[] {
   return STAT_FIELDS.map(([, f]) => stats[f]);
 }
 
-/** Rates per second of each counter in {@link STAT_FIELDS}, over the last completed window. */
-export function ratesOf(stats: MessageStats, now: number): number[] {
-  let w = windows.get(stats);
+/**
+ * The window of `key` in `map`, closed and reopened if it is at least {@link WINDOW_MS} old:
+ * each value's change per second over the last completed window (0 until one completes).
+ */
+function windowRates(map: WeakMap<object, Window>, key: object, values: number[], now: number): number[] {
+  let w = map.get(key);
   if (w === undefined) {
-    w = { start: now, base: totals(stats), rates: STAT_FIELDS.map(() => 0) };
-    windows.set(stats, w);
+    w = { start: now, base: values, rates: values.map(() => 0) };
+    map.set(key, w);
     return w.rates;
   }
   const elapsed = now - w.start;
   if (elapsed >= WINDOW_MS) {
-    const t = totals(stats);
-    w.rates = t.map((v, i) => Math.round(((v - w!.base[i]) * 1000 / elapsed) * 10) / 10);
-    w.base = t;
+    const base = w.base;
+    w.rates = values.map((v, i) => Math.round(((v - base[i]) * 1000 / elapsed) * 10) / 10);
+    w.base = values;
     w.start = now;
   }
   return w.rates;
+}
+
+/** Rates per second of each counter in {@link STAT_FIELDS}, over the last completed window. */
+export function ratesOf(stats: MessageStats, now: number): number[] {
+  const w = windows.get(stats);
+  // Totals are read only when a window opens or closes, not on every read.
+  if (w !== undefined && now - w.start < WINDOW_MS) return w.rates;
+  return windowRates(windows, stats, totals(stats), now);
+}
+
+/** RabbitMQ's depth fields, with their rates. */
+export interface DepthStats {
+  messages: number;
+  messages_details: { rate: number };
+  messages_ready: number;
+  messages_ready_details: { rate: number };
+  messages_unacknowledged: number;
+  messages_unacknowledged_details: { rate: number };
+}
+
+/**
+ * RabbitMQ's depth fields of a queue, a vhost or the overview's `queue_totals`: `messages`,
+ * `messages_ready` and `messages_unacknowledged`, each with `<name>_details: {rate}`, the
+ * change per second over the last completed window (negative when the depth falls). `key` is
+ * the object the window belongs to (a queue, a vhost, a set of vhosts): one small record each,
+ * gone with its object.
+ */
+export function depthStats(key: object, ready: number, unacked: number, now: number): DepthStats {
+  const total = ready + unacked;
+  const w = depthWindows.get(key);
+  const rates = w !== undefined && now - w.start < WINDOW_MS
+    ? w.rates
+    : windowRates(depthWindows, key, [total, ready, unacked], now);
+  return {
+    messages: total,
+    messages_details: { rate: rates[0] },
+    messages_ready: ready,
+    messages_ready_details: { rate: rates[1] },
+    messages_unacknowledged: unacked,
+    messages_unacknowledged_details: { rate: rates[2] },
+  };
 }
 
 /**

@@ -6,12 +6,15 @@
  */
 
 import {
+  AmqpError,
   type BasicProperties,
   type Broker,
   type Delivery,
   type Exchange,
   Message,
   type Queue,
+  senderSelected,
+  type User,
   type VHost,
   writeProperties,
   Writer,
@@ -96,19 +99,38 @@ export function propertiesToJson(p: BasicProperties): Record<string, JsonValue> 
   return Object.keys(out).length === 0 ? [] : out;
 }
 
+/** A kernel refusal as RabbitMQ's HTTP publish reports it: 400 with `CODE NAME - text`. */
+function refused(err: unknown): never {
+  if (err instanceof AmqpError) throw badRequest(`${err.code} ${err.message}`);
+  throw err;
+}
+
 /**
- * Publishes a message through an exchange as a channel would (without CC/BCC and mandatory
- * returns); returns whether some queue (or a delayed-delivery hold) took it.
+ * Publishes a message through an exchange as RabbitMQ's management API does: as a channel
+ * would, with sender-selected distribution (`CC` / `BCC` headers, through the kernel's
+ * {@link senderSelected}), and with `mandatory` set, so an unroutable message counts as
+ * returned (`return_unroutable`) and the answer is `{"routed": false}`. A `user_id` other than
+ * the caller's is refused unless the caller is an impersonator. Returns whether some queue (or
+ * a delayed-delivery hold) took the message.
  */
 export function publish(
   broker: Broker,
   vhost: VHost,
   exchange: Exchange,
-  routingKey: string,
-  properties: BasicProperties,
-  body: Uint8Array,
+  options: { routingKey: string; properties: BasicProperties; body: Uint8Array; user: User },
 ): boolean {
-  const message = new Message(exchange.name, routingKey, encodeProperties(properties), body);
+  const { properties, user } = options;
+  if (
+    properties.userId !== undefined && properties.userId !== user.name && !user.tags.includes("impersonator")
+  ) {
+    refused(
+      new AmqpError(
+        "PRECONDITION_FAILED",
+        `user_id property set to '${properties.userId}' but authenticated user was '${user.name}'`,
+      ),
+    );
+  }
+  let message = new Message(exchange.name, options.routingKey, encodeProperties(properties), options.body);
   if (properties.expiration !== undefined) {
     try {
       message.ttl = parseExpiration(properties.expiration);
@@ -116,10 +138,17 @@ export function publish(
       throw badRequest((err as Error).message.replace(/^[A-Z_]+ - /, ""));
     }
   }
-  const queues = [...vhost.route(exchange, routingKey, properties.headers)];
-  const held = vhost.holdDelayed(message, routingKey);
+  let selected;
+  try {
+    selected = senderSelected(message);
+  } catch (err) {
+    refused(err);
+  }
+  message = selected.message;
+  const queues = [...vhost.route(exchange, selected.keys, selected.headers)];
+  const held = vhost.holdDelayed(message, selected.keys);
   broker.stats.publish++;
-  if (queues.length === 0 && held === 0) broker.stats.dropUnroutable++;
+  if (queues.length === 0 && held === 0) broker.stats.returnUnroutable++;
   for (const q of queues) q.enqueue(message);
   return queues.length > 0 || held > 0;
 }

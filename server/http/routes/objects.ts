@@ -7,8 +7,8 @@
 import type { Exchange, Queue, VHost } from "../../../core/mod.ts";
 import { fieldTableToJson, jsonToFieldTable } from "../../definitions.ts";
 import { type Api, createdOrNoContent, type Ctx, exchangeParam, param } from "../api.ts";
-import { type BindingRow, formatExchange, formatQueue, vhostBindingRows } from "../format.ts";
-import { badRequest, boolField, kernel, notAuthorised, notFound, strField } from "../_util.ts";
+import { type BindingRow, formatConsumer, formatExchange, formatQueue, vhostBindingRows } from "../format.ts";
+import { badRequest, boolField, kernel, notAuthorised, notFound, type Row, strField } from "../_util.ts";
 import { type AckMode, getMessages, propertiesFromJson, publish } from "./_messages.ts";
 
 /** Owner token of objects declared over HTTP (never exclusive). */
@@ -59,7 +59,13 @@ export function objectRoutes(api: Api): void {
   api.route("/api/exchanges/:vhost/:name", {
     GET: [
       "management",
-      (c) => api.one(c, fmtExchange(exchangeIn(api.vhost(c, param(c, "vhost")), param(c, "name")))),
+      (c) => {
+        const row = fmtExchange(exchangeIn(api.vhost(c, param(c, "vhost")), param(c, "name")));
+        // RabbitMQ's per-exchange publish details need its fine-grained stats: empty here.
+        row.incoming = [];
+        row.outgoing = [];
+        return api.one(c, row);
+      },
     ],
     PUT: ["management", async (c) => {
       const v = api.vhost(c, param(c, "vhost"), true);
@@ -135,7 +141,12 @@ export function objectRoutes(api: Api): void {
       }
       if (bytes.length > broker.config.maxMessageSize) throw badRequest("message too large");
       const routed = kernel(() =>
-        publish(broker, v, e, routingKey, propertiesFromJson(body.properties), bytes)
+        publish(broker, v, e, {
+          routingKey,
+          properties: propertiesFromJson(body.properties),
+          body: bytes,
+          user: c.get("user"),
+        })
       );
       return c.json({ routed });
     }],
@@ -165,16 +176,20 @@ export function objectRoutes(api: Api): void {
     GET: ["management", (c) => {
       const q = queueIn(api.vhost(c, param(c, "vhost")), param(c, "name"));
       const row = fmtQueue(q);
-      row.consumer_details = q.consumers.map((x) => ({
-        arguments: {},
-        ack_required: !x.options.noAck,
-        active: true,
-        activity_status: "up",
-        consumer_tag: x.tag,
-        exclusive: x.options.exclusive,
-        prefetch_count: x.options.prefetch,
-        queue: { name: q.name, vhost: q.vhost },
-      }));
+      // Each consumer with its channel, as RabbitMQ shows them (one walk over the connections).
+      const fmt = api.fmt();
+      const details: Row[] = [];
+      if (q.consumerCount > 0) {
+        for (const conn of broker.connections) {
+          if (conn.vhost?.name !== q.vhost) continue;
+          for (const ch of conn.channels.values()) {
+            for (const x of ch.consumers.values()) {
+              if (x.queue === q) details.push(formatConsumer(conn, ch, x, fmt));
+            }
+          }
+        }
+      }
+      row.consumer_details = details;
       row.deliveries = [];
       row.incoming = [];
       return api.one(c, row);

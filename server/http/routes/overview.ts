@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Message, type Queue } from "../../../core/mod.ts";
+import { Message, type Queue, type VHost } from "../../../core/mod.ts";
 import {
   DefinitionsError,
   exportDefinitions,
@@ -15,7 +15,7 @@ import {
 } from "../../definitions.ts";
 import { type Api, param } from "../api.ts";
 import { queueTotals } from "../format.ts";
-import { messageStats } from "../rates.ts";
+import { type DepthStats, messageStats } from "../rates.ts";
 import { badRequest, kernel, notFound } from "../_util.ts";
 import { encodeProperties, settle } from "./_messages.ts";
 
@@ -95,7 +95,7 @@ export function overviewRoutes(api: Api): void {
         enable_queue_totals: true,
         message_stats: messageStats(broker.stats, api.now()),
         churn_rates: {},
-        queue_totals: queueTotals(queueList),
+        queue_totals: overviewTotals(api, vhosts, queueList),
         object_totals: { channels, connections: conns.length, consumers, exchanges, queues },
         statistics_db_event_queue: 0,
         listeners,
@@ -224,6 +224,35 @@ export function overviewRoutes(api: Api): void {
       return c.body(null, 204);
     }],
   });
+}
+
+/**
+ * `queue_totals` of the overview: over every vhost, the broker's own rate window; over some
+ * (a user who sees only its vhosts), the sum of those vhosts' windows.
+ */
+function overviewTotals(api: Api, vhosts: VHost[], queues: Queue[]): DepthStats {
+  const now = api.now();
+  if (vhosts.length === api.broker.vhosts.size) return queueTotals(queues, api.broker, now);
+  const sum = { messages: 0, ready: 0, unacked: 0 };
+  const rates = [0, 0, 0];
+  for (const v of vhosts) {
+    const t = queueTotals(v.queues.values(), v, now);
+    sum.messages += t.messages;
+    sum.ready += t.messages_ready;
+    sum.unacked += t.messages_unacknowledged;
+    rates[0] += t.messages_details.rate;
+    rates[1] += t.messages_ready_details.rate;
+    rates[2] += t.messages_unacknowledged_details.rate;
+  }
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return {
+    messages: sum.messages,
+    messages_details: { rate: r(rates[0]) },
+    messages_ready: sum.ready,
+    messages_ready_details: { rate: r(rates[1]) },
+    messages_unacknowledged: sum.unacked,
+    messages_unacknowledged_details: { rate: r(rates[2]) },
+  };
 }
 
 function importBody(api: Api, body: Record<string, unknown>): void {

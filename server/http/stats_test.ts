@@ -1,0 +1,121 @@
+// Queue depth rates and the list fast path of the management app, through Hono's request
+// interface with a clock the test moves (no sockets, no sleeping).
+
+import assert from "node:assert/strict";
+import { Broker, Message, type Queue } from "../../core/mod.ts";
+import { DEFAULT_PLUGINS } from "../../plugins/mod.ts";
+import { createManagementApp } from "./app.ts";
+import { WINDOW_MS } from "./rates.ts";
+
+function setup() {
+  const broker = new Broker();
+  for (const p of DEFAULT_PLUGINS) broker.register(p);
+  broker.addVHost("/");
+  broker.addVHost("other");
+  broker.users.put("admin", "a", { tags: ["administrator"] });
+  broker.users.put("m", "m", { tags: ["management"] });
+  broker.permissions.set("admin", "/", { configure: ".*", write: ".*", read: ".*" });
+  broker.permissions.set("m", "/", { configure: ".*", write: ".*", read: ".*" });
+  const clock = { now: 1_000_000 };
+  const app = createManagementApp(broker, { node: "warren@test", now: () => clock.now });
+  const get = async (path: string, user = "admin") => {
+    const password = user === "admin" ? "a" : "m";
+    const res = await app.request(path, {
+      headers: { authorization: `Basic ${btoa(`${user}:${password}`)}` },
+    }, { remoteAddress: "10.0.0.7" });
+    assert.equal(res.status, 200, path);
+    return await res.json();
+  };
+  const declare = (vhost: string, name: string): Queue =>
+    broker.vhosts.get(vhost)!.declareQueue({
+      name,
+      passive: false,
+      durable: false,
+      exclusive: false,
+      autoDelete: false,
+      args: {},
+      owner: null,
+    });
+  const fill = (q: Queue, n: number) => {
+    for (let i = 0; i < n; i++) q.enqueue(new Message("", q.name, new Uint8Array(2), new Uint8Array(3)));
+  };
+  return { broker, clock, get, declare, fill };
+}
+
+const DEPTH = [
+  "messages",
+  "messages_details",
+  "messages_ready",
+  "messages_ready_details",
+  "messages_unacknowledged",
+  "messages_unacknowledged_details",
+];
+
+function depth(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(DEPTH.map((k) => [k, row[k]]));
+}
+
+function expected(messages: number, rate: number) {
+  return {
+    messages,
+    messages_details: { rate },
+    messages_ready: messages,
+    messages_ready_details: { rate },
+    messages_unacknowledged: 0,
+    messages_unacknowledged_details: { rate: 0 },
+  };
+}
+
+Deno.test("formatQueue() reports queue depth rates over fixed 5-second windows", async () => {
+  const { clock, get, declare, fill } = setup();
+  const q = declare("/", "jobs");
+  // The first read opens the window: no rate yet.
+  assert.deepEqual(depth(await get("/api/queues/%2F/jobs")), expected(0, 0));
+  fill(q, 50);
+  clock.now += WINDOW_MS - 1;
+  assert.deepEqual(depth(await get("/api/queues/%2F/jobs")), expected(50, 0), "window still open");
+  clock.now += 1;
+  assert.deepEqual(depth(await get("/api/queues/%2F/jobs")), expected(50, 10), "+50 in 5 s");
+  // The list shows the same window (one record per queue, whichever route reads it).
+  const [row] = await get("/api/queues?columns=name,messages,messages_details");
+  assert.deepEqual(row, { name: "jobs", messages: 50, messages_details: { rate: 10 } });
+  // Draining 25 over the next 10 s: a negative rate, as RabbitMQ shows a falling depth.
+  for (let i = 0; i < 25; i++) q.take();
+  clock.now += 2 * WINDOW_MS;
+  assert.deepEqual(depth(await get("/api/queues/%2F/jobs")), expected(25, -2.5));
+  clock.now += WINDOW_MS;
+  assert.deepEqual(depth(await get("/api/queues/%2F/jobs")), expected(25, 0));
+});
+
+Deno.test("/api/overview queue_totals and /api/vhosts report depth rates", async () => {
+  const { clock, get, declare, fill } = setup();
+  const a = declare("/", "a");
+  const b = declare("other", "b");
+  assert.deepEqual((await get("/api/overview")).queue_totals, expected(0, 0));
+  assert.deepEqual((await get("/api/overview", "m")).queue_totals, expected(0, 0));
+  assert.deepEqual((await get("/api/vhosts")).map(depth), [expected(0, 0), expected(0, 0)]);
+  fill(a, 10);
+  fill(b, 20);
+  clock.now += WINDOW_MS;
+  assert.deepEqual((await get("/api/overview")).queue_totals, expected(30, 6));
+  // A management user sees only "/": its totals and rates are those of "/".
+  assert.deepEqual((await get("/api/overview", "m")).queue_totals, expected(10, 2));
+  assert.deepEqual((await get("/api/vhosts")).map(depth), [expected(10, 2), expected(20, 4)]);
+});
+
+Deno.test("/api/queues sorted by a depth column formats only the page", async () => {
+  const { get, declare, fill } = setup();
+  for (let i = 0; i < 30; i++) fill(declare("/", `q-${String(i).padStart(2, "0")}`), i % 7);
+  const page = await get(
+    "/api/queues?page=2&page_size=5&sort=messages&sort_reverse=true&columns=name,messages",
+  );
+  // Depths 6,6,6,6,5 | 5,5,5,5,4 ...; ties keep name order, reversed as RabbitMQ reverses the whole list.
+  const all = (await get("/api/queues?sort=messages&sort_reverse=true&columns=name,messages")) as {
+    name: string;
+    messages: number;
+  }[];
+  assert.deepEqual(page.items, all.slice(5, 10));
+  assert.deepEqual(all.slice(0, 6).map((r) => r.messages), [6, 6, 6, 6, 5, 5]);
+  assert.equal(page.filtered_count, 30);
+  assert.equal(page.page_count, 6);
+});
