@@ -1,9 +1,9 @@
 // Users, vhosts and permissions for integration tests, on whichever broker the tests run against:
-// Warren in this process (through its kernel), or an external RabbitMQ (through its management
-// HTTP API on the AMQP port + 10000, as ../shared/tools/rabbitmq-up.sh sets it up). A Warren
-// spawned as a child process has no way in yet (until its HTTP API lands): tests are ignored there.
+// Warren in this process (through its kernel), Warren as a child process (through its own
+// management HTTP API, on the port it printed at start), or an external RabbitMQ (through its
+// management HTTP API on the AMQP port + 10000, as ../shared/tools/rabbitmq-up.sh sets it up).
 
-import { brokerTest, mode, type TestCtx, uniqueName } from "./_broker.ts";
+import { brokerTest, type TestCtx, uniqueName } from "./_broker.ts";
 
 export interface Patterns {
   configure: string;
@@ -26,17 +26,13 @@ export interface Admin {
   url(user: string, password: string, vhost: string): string;
 }
 
-const unsupported = mode === "deno" || mode === "bun"
-  ? "needs users and vhosts created at run time: Warren in-process or RabbitMQ (WARREN_TEST_URL)"
-  : undefined;
-
 /** A brokerTest that gets an Admin for the broker under test. */
 export function accessTest(
   name: string,
   fn: (ctx: TestCtx, admin: Admin) => Promise<void>,
   options: { ignore?: string } = {},
 ): void {
-  const why = unsupported ?? options.ignore;
+  const why = options.ignore;
   if (why !== undefined) {
     Deno.test({ name: `${name} (ignored: ${why})`, ignore: true, fn() {} });
     return;
@@ -93,7 +89,8 @@ function kernelAdmin(ctx: TestCtx): Admin {
 
 function httpAdmin(ctx: TestCtx): Admin {
   const u = new URL(ctx.url);
-  const api = `http://${u.hostname}:${Number(u.port || 5672) + 10000}/api`;
+  const port = ctx.broker.httpPort ?? Number(u.port || 5672) + 10000;
+  const api = `http://${u.hostname}:${port}/api`;
   const auth = "Basic " + btoa(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`);
   async function call(method: string, path: string, body?: unknown): Promise<void> {
     const r = await fetch(api + path, {

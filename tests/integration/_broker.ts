@@ -27,6 +27,8 @@ export interface TestBroker {
   kernel?: Broker;
   host: string;
   port: number;
+  /** The management HTTP API's port, when the broker is a child process started here. */
+  httpPort?: number;
   /** Stops the broker (a no-op for an external one). */
   stop(): Promise<void>;
 }
@@ -269,20 +271,22 @@ async function spawnedBroker(runtime: "deno" | "bun", opts: BrokerOptions): Prom
     for await (const chunk of child.stderr) stderrText += dec.decode(chunk, { stream: true });
   })();
 
-  // stdout: read until the "listening" line, then keep draining so the child never blocks on a pipe.
+  // stdout: read until the "listening" lines (AMQP, then the management API), then keep draining
+  // so the child never blocks on a pipe.
   let stdoutText = "";
-  let resolvePort!: (p: number) => void;
-  const portFound = new Promise<number>((r) => (resolvePort = r));
+  let resolvePort!: (p: { amqp: number; http: number }) => void;
+  const portFound = new Promise<{ amqp: number; http: number }>((r) => (resolvePort = r));
   const stdoutDone = (async () => {
     const dec = new TextDecoder();
     let found = false;
     for await (const chunk of child.stdout) {
       stdoutText += dec.decode(chunk, { stream: true });
       if (!found) {
-        const m = stdoutText.match(/Warren listening on amqp:\/\/[^:\s]+:(\d+)/);
-        if (m) {
+        const amqp = stdoutText.match(/Warren listening on amqp:\/\/[^:\s]+:(\d+)/);
+        const http = stdoutText.match(/Warren management API on http:\/\/\S+:(\d+)/);
+        if (amqp && http) {
           found = true;
-          resolvePort(Number(m[1]));
+          resolvePort({ amqp: Number(amqp[1]), http: Number(http[1]) });
         }
       }
     }
@@ -290,7 +294,7 @@ async function spawnedBroker(runtime: "deno" | "bun", opts: BrokerOptions): Prom
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const outcome = await Promise.race([
-    portFound.then((port) => ({ kind: "port" as const, port })),
+    portFound.then((ports) => ({ kind: "port" as const, ports })),
     child.status.then((s) => ({ kind: "exited" as const, code: s.code })),
     new Promise<{ kind: "timeout" }>((
       r,
@@ -334,12 +338,13 @@ async function spawnedBroker(runtime: "deno" | "bun", opts: BrokerOptions): Prom
     );
   }
 
-  const port = outcome.port;
+  const port = outcome.ports.amqp;
   let stopped = false;
   return {
     url: `amqp://guest:guest@127.0.0.1:${port}/`,
     host: "127.0.0.1",
     port,
+    httpPort: outcome.ports.http,
     async stop() {
       if (stopped) return;
       stopped = true;
