@@ -133,6 +133,8 @@ Deno.test("app: /api/queues with 10,000 queues answers a page in under 200 ms", 
       "/api/queues?page=50&page_size=100&name=q-0&use_regex=false",
       "/api/queues/%2F?page=3&page_size=500&sort=messages&sort_reverse=true",
       "/api/queues?page=1&page_size=100&columns=name,messages",
+      "/api/queues?page=1&page_size=100&sort=message_stats.publish_details.rate&sort_reverse=true",
+      "/api/queues?page=1&page_size=100&sort=messages_details.rate",
     ]
   ) {
     const t0 = performance.now();

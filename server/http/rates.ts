@@ -73,6 +73,16 @@ export function ratesOf(stats: MessageStats, now: number): number[] {
   return windowRates(windows, stats, totals(stats), now);
 }
 
+/**
+ * The rates of change of `messages`, `messages_ready` and `messages_unacknowledged` for `key`
+ * (see {@link depthStats}), without building the fields: for sorting a list by them.
+ */
+export function depthRates(key: object, ready: number, unacked: number, now: number): readonly number[] {
+  const w = depthWindows.get(key);
+  if (w !== undefined && now - w.start < WINDOW_MS) return w.rates;
+  return windowRates(depthWindows, key, [ready + unacked, ready, unacked], now);
+}
+
 /** RabbitMQ's depth fields, with their rates. */
 export interface DepthStats {
   messages: number;
@@ -92,10 +102,7 @@ export interface DepthStats {
  */
 export function depthStats(key: object, ready: number, unacked: number, now: number): DepthStats {
   const total = ready + unacked;
-  const w = depthWindows.get(key);
-  const rates = w !== undefined && now - w.start < WINDOW_MS
-    ? w.rates
-    : windowRates(depthWindows, key, [total, ready, unacked], now);
+  const rates = depthRates(key, ready, unacked, now);
   return {
     messages: total,
     messages_details: { rate: rates[0] },

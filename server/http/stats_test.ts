@@ -115,6 +115,14 @@ Deno.test("/api/queues sorted by a depth column formats only the page", async ()
     messages: number;
   }[];
   assert.deepEqual(page.items, all.slice(5, 10));
+  assert.deepEqual(page.items.map((r: { name: string }) => r.name), ["q-19", "q-12", "q-05", "q-25", "q-18"]);
+  // Rates sort from the same windows the rows show (none completed yet: all 0, name order kept).
+  const byRate = await get(
+    "/api/queues?page=1&page_size=3&sort=message_stats.publish_details.rate&columns=name",
+  );
+  assert.deepEqual(byRate.items, [{ name: "q-00" }, { name: "q-01" }, { name: "q-02" }]);
+  const byDepthRate = await get("/api/queues?page=1&page_size=2&sort=messages_details.rate&columns=name");
+  assert.deepEqual(byDepthRate.items, [{ name: "q-00" }, { name: "q-01" }]);
   assert.deepEqual(all.slice(0, 6).map((r) => r.messages), [6, 6, 6, 6, 5, 5]);
   assert.equal(page.filtered_count, 30);
   assert.equal(page.page_count, 6);

@@ -10,6 +10,7 @@ import { type Api, createdOrNoContent, type Ctx, exchangeParam, param } from "..
 import { type BindingRow, formatConsumer, formatExchange, formatQueue, vhostBindingRows } from "../format.ts";
 import { badRequest, boolField, kernel, notAuthorised, notFound, type Row, strField } from "../_util.ts";
 import { type AckMode, getMessages, propertiesFromJson, publish } from "./_messages.ts";
+import { depthRates, ratesOf, STAT_FIELDS } from "../rates.ts";
 
 /** Owner token of objects declared over HTTP (never exclusive). */
 const HTTP_OWNER = {};
@@ -33,6 +34,44 @@ function queueIn(v: VHost, name: string): Queue {
   if (!q) throw notFound();
   return q;
 }
+
+/**
+ * Queue columns a list can be sorted by without formatting every queue (what `formatQueue`
+ * shows for them); others (rates, arguments…) format the whole list first.
+ */
+const QUEUE_SORT_KEYS = new Map<string, (q: Queue) => unknown>([
+  ["name", (q) => q.name],
+  ["vhost", (q) => q.vhost],
+  ["messages", (q) => q.messageCount + q.unackedCount],
+  ["messages_ready", (q) => q.messageCount],
+  ["messages_unacknowledged", (q) => q.unackedCount],
+  ["message_bytes", (q) => q.messageBytes + q.unackedBytes],
+  ["message_bytes_ready", (q) => q.messageBytes],
+  ["message_bytes_unacknowledged", (q) => q.unackedBytes],
+  ["consumers", (q) => q.consumerCount],
+  ["durable", (q) => q.options.durable],
+  ["auto_delete", (q) => q.options.autoDelete],
+  ["exclusive", (q) => q.options.exclusive],
+  ["policy", (q) => q.policy?.name ?? null],
+  ...STAT_FIELDS.map(([name, field]) => [`message_stats.${name}`, (q: Queue) => q.stats[field]] as const),
+]);
+
+/** The sort key of a queue column, rates included (read from the same windows the rows show). */
+function queueSortKey(column: string, now: number): ((q: Queue) => unknown) | undefined {
+  const plain = QUEUE_SORT_KEYS.get(column);
+  if (plain) return plain;
+  const depth = DEPTH_RATES.indexOf(column);
+  if (depth >= 0) return (q) => depthRates(q, q.messageCount, q.unackedCount, now)[depth];
+  const stat = STAT_FIELDS.findIndex(([name]) => column === `message_stats.${name}_details.rate`);
+  if (stat >= 0) return (q) => ratesOf(q.stats, now)[stat];
+  return undefined;
+}
+
+const DEPTH_RATES = [
+  "messages_details.rate",
+  "messages_ready_details.rate",
+  "messages_unacknowledged_details.rate",
+];
 
 const ACK_MODES: readonly AckMode[] = [
   "ack_requeue_true",
@@ -155,13 +194,17 @@ export function objectRoutes(api: Api): void {
   // ---------------------------------------------------------------- queues
 
   const fmtQueue = (q: Queue) => formatQueue(q, api.fmt());
-  const queueList = { nameOf: (q: Queue) => `${q.vhost}\u0000${q.name}`, format: fmtQueue };
+  const queueList = {
+    nameOf: (q: Queue) => `${q.vhost}\u0000${q.name}`,
+    sortKey: (column: string) => queueSortKey(column, api.now()),
+    format: fmtQueue,
+  };
   const allQueues = (vhosts: VHost[]) => vhosts.flatMap((v) => [...v.queues.values()]);
   const queueListFor = (c: Ctx, queues: Queue[]) => {
     // name= filters on the queue name, not on the vhost-prefixed sort key.
     const filter = c.req.query("name");
     if (filter !== undefined && filter !== "") {
-      return api.list(c, queues, { ...queueList, nameOf: (q) => q.name, format: fmtQueue });
+      return api.list(c, queues, { ...queueList, nameOf: (q) => q.name });
     }
     return api.list(c, queues, queueList);
   };
