@@ -156,8 +156,17 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
     port: options.port ?? 5672,
   });
   let http: HttpListener | null = null;
+  let report: (() => ResourceReport) | undefined;
   if (options.httpPort !== undefined && options.httpPort !== null) {
-    const where = { host: options.host ?? "0.0.0.0", port: options.httpPort, runtime, amqp: listener, log };
+    const where = {
+      host: options.host ?? "0.0.0.0",
+      port: options.httpPort,
+      runtime,
+      amqp: listener,
+      log,
+      // The monitor starts below; until then /api/nodes shows no measurements.
+      resources: () => report?.(),
+    };
     http = await startManagement(broker, where).catch((err) => {
       listener.close();
       listener.closeAll();
@@ -170,6 +179,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
     diskFreeLimit: options.diskFreeLimit,
     dataDir: options.dataDir,
   });
+  report = monitor.report;
   log.info("listening", { amqp: `${listener.host}:${listener.port}`, runtime: runtimeVersion(runtime) });
 
   let closed: Promise<void> | null = null;

@@ -43,6 +43,13 @@ export interface ManagementOptions {
   now?: () => number;
   /** When the broker started (ms), for uptime. @default when the app was created */
   startedAt?: number;
+  /**
+   * The resource monitor's last measurements (bytes), for `/api/nodes` (`mem_used`,
+   * `mem_limit`, `disk_free`, `disk_free_limit`); undefined before it first measured.
+   */
+  resources?: () =>
+    | { memoryUsed: number; memoryLimit: number; diskFree: number; diskFreeLimit: number }
+    | undefined;
 }
 
 /** Hono environment of the management app. */

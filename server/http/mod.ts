@@ -9,7 +9,7 @@ export { type HttpListener, serveHttp } from "./serve.ts";
 export { metricsText } from "./metrics.ts";
 
 import type { Broker, Logger } from "../../core/mod.ts";
-import { createManagementApp } from "./app.ts";
+import { createManagementApp, type ManagementOptions } from "./app.ts";
 import { type HttpListener, serveHttp } from "./serve.ts";
 
 /**
@@ -25,6 +25,8 @@ export async function startManagement(
     runtime?: "deno" | "bun";
     amqp?: { host: string; port: number };
     log?: Logger;
+    /** The resource monitor's last measurements, for `/api/nodes`. */
+    resources?: ManagementOptions["resources"];
   },
 ): Promise<HttpListener> {
   const g = globalThis as unknown as { Deno?: { hostname(): string } };
@@ -38,6 +40,7 @@ export async function startManagement(
     node: `warren@${host}`,
     amqp: options.amqp,
     http: { host: options.host, port: options.port },
+    resources: options.resources,
   };
   const app = createManagementApp(broker, management);
   const listener = await serveHttp(app, options);

@@ -127,3 +127,57 @@ Deno.test("/api/queues sorted by a depth column formats only the page", async ()
   assert.equal(page.filtered_count, 30);
   assert.equal(page.page_count, 6);
 });
+
+Deno.test("/api/nodes shows the resource monitor's numbers and alarms; alarms health check fails on one", async () => {
+  const broker = new Broker();
+  for (const p of DEFAULT_PLUGINS) broker.register(p);
+  broker.addVHost("/");
+  broker.users.put("admin", "a", { tags: ["administrator"] });
+  const report = { memoryUsed: 1000, memoryLimit: 4000, diskFree: 9_000_000, diskFreeLimit: 50_000_000 };
+  const app = createManagementApp(broker, {
+    node: "warren@test",
+    http: { host: "127.0.0.1", port: 15999 },
+    resources: () => report,
+  });
+  const get = async (path: string) => {
+    const res = await app.request(path, { headers: { authorization: `Basic ${btoa("admin:a")}` } }, {
+      remoteAddress: "10.0.0.7",
+    });
+    return { status: res.status, json: await res.json() };
+  };
+  const columns = "columns=mem_used,mem_limit,disk_free,disk_free_limit,mem_alarm,disk_free_alarm,contexts";
+  const context = {
+    node: "warren@test",
+    description: "RabbitMQ Management",
+    path: "/",
+    ip: "127.0.0.1",
+    port: "15999",
+  };
+  assert.deepEqual((await get(`/api/nodes/warren@test?${columns}`)).json, {
+    mem_used: 1000,
+    mem_limit: 4000,
+    disk_free: 9_000_000,
+    disk_free_limit: 50_000_000,
+    mem_alarm: false,
+    disk_free_alarm: false,
+    contexts: [context],
+  });
+  assert.deepEqual((await get("/api/health/checks/alarms")).json, { status: "ok" });
+  broker.setAlarm("disk", true);
+  broker.setAlarm("memory", true);
+  const [node] = (await get(`/api/nodes?${columns}`)).json;
+  assert.deepEqual([node.mem_alarm, node.disk_free_alarm], [true, true]);
+  assert.deepEqual(await get("/api/health/checks/alarms"), {
+    status: 503,
+    json: {
+      status: "failed",
+      reason: "resource alarm(s) in effect in the cluster",
+      alarms: [{ node: "warren@test", resource: "disk" }, { node: "warren@test", resource: "memory" }],
+    },
+  });
+  assert.equal(
+    (await get("/api/health/checks/local-alarms")).json.reason,
+    "resource alarm(s) in effect on the node",
+  );
+  assert.deepEqual((await get("/api/overview?columns=contexts")).json, { contexts: [context] });
+});

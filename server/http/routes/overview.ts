@@ -13,7 +13,7 @@ import {
   PRODUCT_NAME,
   RABBIT_VERSION,
 } from "../../definitions.ts";
-import { type Api, param } from "../api.ts";
+import { type Api, type Ctx, param } from "../api.ts";
 import { queueTotals } from "../format.ts";
 import { type DepthStats, messageStats } from "../rates.ts";
 import { badRequest, kernel, notFound } from "../_util.ts";
@@ -85,6 +85,8 @@ export function overviewRoutes(api: Api): void {
       return api.one(c, {
         management_version: RABBIT_VERSION,
         rates_mode: "basic",
+        // Warren keeps no samples: rates are over the last completed window (see rates.ts).
+        sample_retention_policies: { global: [], basic: [], detailed: [] },
         exchange_types: exchangeTypes(api),
         product_version: WARREN_VERSION,
         product_name: PRODUCT_NAME,
@@ -99,14 +101,7 @@ export function overviewRoutes(api: Api): void {
         object_totals: { channels, connections: conns.length, consumers, exchanges, queues },
         statistics_db_event_queue: 0,
         listeners,
-        contexts: api.options.http
-          ? [{
-            node: api.node,
-            description: "RabbitMQ Management",
-            path: "/",
-            port: String(api.options.http.port),
-          }]
-          : [],
+        contexts: contexts(),
       });
     }],
   });
@@ -118,6 +113,16 @@ export function overviewRoutes(api: Api): void {
     }],
   });
 
+  const contexts = () =>
+    api.options.http
+      ? [{
+        node: api.node,
+        description: "RabbitMQ Management",
+        path: "/",
+        ip: api.options.http.host,
+        port: String(api.options.http.port),
+      }]
+      : [];
   const node = () => ({
     name: api.node,
     type: "disc",
@@ -127,9 +132,12 @@ export function overviewRoutes(api: Api): void {
       (globalThis as unknown as { Deno?: { pid: number } }).Deno?.pid ??
         (globalThis as unknown as { process?: { pid: number } }).process?.pid ?? 0,
     ),
-    mem_used: memoryUsed(),
-    mem_alarm: false,
-    disk_free_alarm: false,
+    ...nodeResources(api),
+    mem_alarm: broker.alarms.has("memory"),
+    disk_free_alarm: broker.alarms.has("disk"),
+    mem_calculation_strategy: "rss",
+    sockets_used: broker.connections.size,
+    enabled_plugins: broker.plugins().map((p) => p.name),
     uptime: api.now() - api.startedAt,
     processors: navigator.hardwareConcurrency ?? 1,
     run_queue: 0,
@@ -140,7 +148,7 @@ export function overviewRoutes(api: Api): void {
       { name: "AMQPLAIN", description: "QPid AMQPLAIN mechanism", enabled: true },
     ],
     applications: [{ name: "warren", description: "Warren AMQP 0-9-1 broker", version: WARREN_VERSION }],
-    contexts: [],
+    contexts: contexts(),
   });
   api.route("/api/nodes", { GET: ["monitoring", (c) => api.list(c, [node()], { format: (n) => n })] });
   api.route("/api/nodes/:name", {
@@ -150,9 +158,17 @@ export function overviewRoutes(api: Api): void {
     }],
   });
 
-  // Warren raises no resource alarms yet (memory and disk alarms come with the store).
-  api.route("/api/health/checks/alarms", { GET: ["management", (c) => c.json({ status: "ok" })] });
-  api.route("/api/health/checks/local-alarms", { GET: ["management", (c) => c.json({ status: "ok" })] });
+  // The memory and disk alarms the resource monitor raises, answered as RabbitMQ does (503).
+  const alarms = (where: string) => (c: Ctx) => {
+    if (broker.alarms.size === 0) return c.json({ status: "ok" });
+    return c.json({
+      status: "failed",
+      reason: `resource alarm(s) in effect ${where}`,
+      alarms: [...broker.alarms].sort().map((resource) => ({ node: api.node, resource })),
+    }, 503);
+  };
+  api.route("/api/health/checks/alarms", { GET: ["management", alarms("in the cluster")] });
+  api.route("/api/health/checks/local-alarms", { GET: ["management", alarms("on the node")] });
 
   api.route("/api/aliveness-test/:vhost", {
     GET: ["management", (c) => {
@@ -253,6 +269,20 @@ function overviewTotals(api: Api, vhosts: VHost[], queues: Queue[]): DepthStats 
     messages_unacknowledged: sum.unacked,
     messages_unacknowledged_details: { rate: r(rates[2]) },
   };
+}
+
+/** Memory and disk as the resource monitor last measured them (memory read now without one). */
+function nodeResources(api: Api): Record<string, number> {
+  const r = api.options.resources?.();
+  if (r === undefined) return { mem_used: memoryUsed() };
+  const out: Record<string, number> = {
+    mem_used: r.memoryUsed,
+    mem_limit: r.memoryLimit,
+    disk_free_limit: r.diskFreeLimit,
+  };
+  // Without a data directory nothing is measured on disk (Infinity is not JSON).
+  if (Number.isFinite(r.diskFree)) out.disk_free = r.diskFree;
+  return out;
 }
 
 function importBody(api: Api, body: Record<string, unknown>): void {
