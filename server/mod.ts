@@ -156,7 +156,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
     port: options.port ?? 5672,
   });
   let http: HttpListener | null = null;
-  let report: (() => ResourceReport) | undefined;
+  const monitored: { report?: () => ResourceReport } = {};
   if (options.httpPort !== undefined && options.httpPort !== null) {
     const where = {
       host: options.host ?? "0.0.0.0",
@@ -165,7 +165,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
       amqp: listener,
       log,
       // The monitor starts below; until then /api/nodes shows no measurements.
-      resources: () => report?.(),
+      resources: () => monitored.report?.(),
     };
     http = await startManagement(broker, where).catch((err) => {
       listener.close();
@@ -179,7 +179,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Running
     diskFreeLimit: options.diskFreeLimit,
     dataDir: options.dataDir,
   });
-  report = monitor.report;
+  monitored.report = monitor.report;
   log.info("listening", { amqp: `${listener.host}:${listener.port}`, runtime: runtimeVersion(runtime) });
 
   let closed: Promise<void> | null = null;
