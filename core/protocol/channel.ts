@@ -918,10 +918,11 @@ export class Channel implements ConsumerChannel {
   #applySettle(deliveries: Delivery[], outcome: Outcome): void {
     if (outcome === "ack") { for (const d of deliveries) countAck(this.#conn.broker.stats, d.queue.stats); }
     for (let i = 0; i < deliveries.length; i++) {
-      const c = deliveries[i].consumer;
-      if (c !== null) c.unacked--;
+      const d = deliveries[i];
+      if (d.consumer !== null) d.consumer.unacked--;
+      d.queue.unackedCount--;
+      d.queue.unackedBytes -= d.message.body.length;
     }
-    untrack(deliveries);
     if (outcome === "requeue") return this.#requeue(deliveries);
     if (outcome === "reject") {
       // Rejected without requeue: dead-lettered (reason `rejected`) if the queue has a DLX.
