@@ -116,6 +116,8 @@ class BunTransport implements Transport {
   /** Bytes the kernel has not used yet (a publisher over its per-turn budget); null if none. */
   #backlog: Uint8Array | null = null;
   readonly #continue = () => this.#feedBacklog();
+  /** The event-loop turn this socket's publish budget belongs to. */
+  #turn = -1;
 
   /** A chunk from the socket. */
   onData(chunk: Uint8Array): void {
@@ -127,24 +129,31 @@ class BunTransport implements Transport {
       this.#backlog = joined;
       return;
     }
-    // Each data callback is a turn of Bun's event loop: other sockets have been served.
-    this.connection.newTurn();
+    // The publish budget is per turn of the event loop, not per data callback: Bun may hand one
+    // socket several chunks in one turn (64 KiB holds only ~60 publishes of 1 KiB, fewer than the
+    // budget), and a fresh budget for each would never hold a fast publisher back.
+    const turn = currentTurn();
+    if (turn !== this.#turn) {
+      this.#turn = turn;
+      this.connection.newTurn();
+    }
     const used = this.connection.receive(chunk);
     if (used < chunk.length) {
       this.#backlog = chunk.slice(used); // Bun may reuse the chunk after this callback
       this.#socket.pause?.();
-      setImmediate(this.#continue);
+      setTimeout(this.#continue, 0);
     }
   }
 
   #feedBacklog(): void {
     const backlog = this.#backlog;
     if (backlog === null || this.#closed) return;
+    this.#turn = currentTurn();
     this.connection.newTurn();
     const used = this.connection.receive(backlog);
     if (used < backlog.length) {
       this.#backlog = backlog.subarray(used);
-      setImmediate(this.#continue);
+      setTimeout(this.#continue, 0);
       return;
     }
     this.#backlog = null;
@@ -155,6 +164,21 @@ class BunTransport implements Transport {
     this.#closed = true;
     this.connection.onClosed();
   }
+}
+
+let turnCounter = 0;
+let turnScheduled = false;
+
+/** A number that changes once per turn of the event loop (while sockets are busy). */
+function currentTurn(): number {
+  if (!turnScheduled) {
+    turnScheduled = true;
+    setImmediate(() => {
+      turnCounter++;
+      turnScheduled = false;
+    });
+  }
+  return turnCounter;
 }
 
 /** Listens with `Bun.listen`. */
