@@ -182,6 +182,16 @@ export class Queue implements Owner {
     return this.#paged.length;
   }
 
+  /** Body bytes of the ready messages waiting on disk. */
+  get pagedBytes(): number {
+    return this.#paged.bodyBytes;
+  }
+
+  /** Persistent messages the queue's journal holds (ready or unacked); 0 without a journal. */
+  get persistentCount(): number {
+    return this.#journal?.live ?? 0;
+  }
+
   /** Marks the queue used now (for `x-expires`). */
   touch(): void {
     this.lastUsed = this.#clock();

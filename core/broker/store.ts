@@ -28,6 +28,8 @@ export interface QueueJournal {
   removed(location: number, length: number): void;
   /** The queue was deleted: the journal goes, with its references. */
   drop(): void;
+  /** Messages enqueued and not yet removed (the queue's persistent messages, ready or unacked). */
+  readonly live: number;
 }
 
 /**

@@ -26,6 +26,7 @@ function pagingTest(
         logLevel: "none",
         dataDir: dir,
         queueWindow: WINDOW,
+        httpPort: 0,
       });
       try {
         await fn(
@@ -63,7 +64,7 @@ async function consumeAll(url: string, queue: string, n: number, prefetch = 50):
 
 pagingTest(
   "paging: 5,000 messages through a 100-message window come back once each, in order",
-  async (_b, url, queue) => {
+  async (b, url, queue) => {
     const conn = await new AMQPClient(url).connect();
     const ch = await conn.channel();
     await ch.queueDeclare("durable-q", { durable: true });
@@ -81,6 +82,16 @@ pagingTest(
     }
     assert.equal(queue("durable-q").messageCount, 5000);
     assert.equal(queue("transient-q").messageCount, 5001);
+    // The management API says where they are, with RabbitMQ's field names.
+    const res = await fetch(`http://127.0.0.1:${b.httpPort}/api/queues/%2F/durable-q`, {
+      headers: { authorization: `Basic ${btoa("guest:guest")}` },
+    });
+    const info = await res.json();
+    assert.equal(info.messages, 5000);
+    assert.equal(info.messages_paged_out, queue("durable-q").pagedCount);
+    assert.equal(info.messages_ram, 5000 - info.messages_paged_out);
+    assert.equal(info.messages_persistent, 2500); // every other message was persistent
+    assert.equal(info.message_bytes_paged_out + info.message_bytes_ram, info.message_bytes);
     await conn.close();
     const expected = Array.from({ length: 5000 }, (_, i) => `m${i}`);
     assert.deepEqual(await consumeAll(url, "durable-q", 5000), expected);
