@@ -20,9 +20,9 @@ export AMQPBENCH_SCENARIOS=$scenarios
 bash "$tools/rabbitmq-up.sh" 5682 >/dev/null
 work=$(mktemp -d)
 ulimit -n 65536 2>/dev/null || true
-(cd "$repo" && exec deno run -A server/main.ts --port 5673 --host 127.0.0.1 --data-dir "$work/d" --log-level warn) >"$work/deno.log" 2>&1 &
+(cd "$repo" && exec deno run -A server/main.ts --port 5673 --host 127.0.0.1 --http-port 0 --data-dir "$work/d" --log-level warn) >"$work/deno.log" 2>&1 &
 deno_pid=$!
-(cd "$repo" && exec bun run server/main.ts --port 5674 --host 127.0.0.1 --data-dir "$work/b" --log-level warn) >"$work/bun.log" 2>&1 &
+(cd "$repo" && exec bun run server/main.ts --port 5674 --host 127.0.0.1 --http-port 0 --data-dir "$work/b" --log-level warn) >"$work/bun.log" 2>&1 &
 bun_pid=$!
 trap 'kill $deno_pid $bun_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for port in 5673 5674; do

@@ -214,16 +214,16 @@ export class ResourceAccess {
     }
     if (access === "write" && kind === "exchange") {
       if (name === this.#lastWrite) return;
-      this.#require(access, kind, name);
+      this.#demand(access, kind, name);
       this.#lastWrite = name;
     } else if (access === "read" && kind === "queue") {
       if (name === this.#lastRead) return;
-      this.#require(access, kind, name);
+      this.#demand(access, kind, name);
       this.#lastRead = name;
-    } else this.#require(access, kind, name);
+    } else this.#demand(access, kind, name);
   }
 
-  #require(access: Access, kind: ResourceKind, name: string): void {
+  #demand(access: Access, kind: ResourceKind, name: string): void {
     if (!this.#store.allows(this.#user, this.#vhost, access, kind, name)) {
       throw accessToResourceRefused(kind, name, this.#vhost, this.#user);
     }
