@@ -10,6 +10,7 @@
 // --heartbeat / --frame-max when asked, and handshakeTimeout through a temporary --config JSON file.
 
 import type { Broker } from "../../core/mod.ts";
+import { repoRoot, spawnWarren, type WarrenProcess } from "./_process.ts";
 
 export interface BrokerOptions {
   /** Heartbeat the server proposes in connection.tune, in seconds. */
@@ -149,7 +150,7 @@ async function waitForSettle(p: Promise<void>, ms: number): Promise<void> {
 }
 
 /** Repository root (tests/integration/ is two levels below it). */
-export const repoRoot: string = new URL("../../", import.meta.url).pathname;
+export { repoRoot };
 
 const STARTUP_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -231,22 +232,11 @@ async function inProcessBroker(opts: BrokerOptions): Promise<TestBroker> {
 }
 
 async function spawnedBroker(runtime: "deno" | "bun", opts: BrokerOptions): Promise<TestBroker> {
-  const args = runtime === "deno" ? ["run", "-A", "server/main.ts"] : ["run", "server/main.ts"];
-  args.push(
-    "--port",
-    "0",
-    "--host",
-    "127.0.0.1",
-    "--log-level",
-    Deno.env.get("WARREN_TEST_LOG_LEVEL") ?? "error",
-    "--http-port",
-    "0",
-  );
+  const args: string[] = [];
   if (opts.heartbeat !== undefined) args.push("--heartbeat", String(opts.heartbeat));
   if (opts.frameMax !== undefined) args.push("--frame-max", String(opts.frameMax));
   // A private data directory, so that a spawned broker never writes ./data into the repository.
   const tmp = await Deno.makeTempDir({ prefix: "warren-test-" });
-  args.push("--data-dir", `${tmp}/data`);
   if (opts.handshakeTimeout !== undefined) {
     // handshakeTimeout has no command-line flag; it is a config-file key.
     await Deno.writeTextFile(
@@ -255,103 +245,34 @@ async function spawnedBroker(runtime: "deno" | "bun", opts: BrokerOptions): Prom
     );
     args.push("--config", `${tmp}/config.json`);
   }
-
-  const child = new Deno.Command(runtime === "deno" ? Deno.execPath() : "bun", {
-    args,
-    cwd: repoRoot,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-
-  // stderr is drained for the whole life of the child and kept for error messages.
-  let stderrText = "";
-  const stderrDone = (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of child.stderr) stderrText += dec.decode(chunk, { stream: true });
-  })();
-
-  // stdout: read until the "listening" lines (AMQP, then the management API), then keep draining
-  // so the child never blocks on a pipe.
-  let stdoutText = "";
-  let resolvePort!: (p: { amqp: number; http: number }) => void;
-  const portFound = new Promise<{ amqp: number; http: number }>((r) => (resolvePort = r));
-  const stdoutDone = (async () => {
-    const dec = new TextDecoder();
-    let found = false;
-    for await (const chunk of child.stdout) {
-      stdoutText += dec.decode(chunk, { stream: true });
-      if (!found) {
-        const amqp = stdoutText.match(/Warren listening on amqp:\/\/[^:\s]+:(\d+)/);
-        const http = stdoutText.match(/Warren management API on http:\/\/\S+:(\d+)/);
-        if (amqp && http) {
-          found = true;
-          resolvePort({ amqp: Number(amqp[1]), http: Number(http[1]) });
-        }
-      }
-    }
-  })();
-
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const outcome = await Promise.race([
-    portFound.then((ports) => ({ kind: "port" as const, ports })),
-    child.status.then((s) => ({ kind: "exited" as const, code: s.code })),
-    new Promise<{ kind: "timeout" }>((
-      r,
-    ) => (timer = setTimeout(() => r({ kind: "timeout" }), STARTUP_TIMEOUT_MS))),
-  ]);
-  clearTimeout(timer);
-
-  const shutdown = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already exited
-    }
-    let killTimer: ReturnType<typeof setTimeout> | undefined;
-    const exited = await Promise.race([
-      child.status.then(() => true),
-      new Promise<boolean>((r) => (killTimer = setTimeout(() => r(false), STOP_TIMEOUT_MS))),
-    ]);
-    clearTimeout(killTimer);
-    if (!exited) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited meanwhile
-      }
-    }
-    const status = await child.status;
-    await Promise.all([stdoutDone, stderrDone]);
-    // deno-lint-ignore no-console
-    if (Deno.env.get("WARREN_TEST_LOG_LEVEL")) console.error(stderrText);
+  let proc: WarrenProcess;
+  try {
+    proc = await spawnWarren(`${tmp}/data`, {
+      runtime,
+      args,
+      logLevel: Deno.env.get("WARREN_TEST_LOG_LEVEL") ?? "error",
+      startupTimeout: STARTUP_TIMEOUT_MS,
+    });
+  } catch (err) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    return { status, exitedOnTerm: exited };
-  };
-
-  if (outcome.kind !== "port") {
-    await shutdown();
-    throw new Error(
-      `${runtime} server/main.ts ${
-        outcome.kind === "exited" ? `exited with code ${outcome.code}` : `did not print its listening line`
-      } within ${STARTUP_TIMEOUT_MS} ms\n--- stdout ---\n${stdoutText}\n--- stderr ---\n${stderrText}`,
-    );
+    throw err;
   }
-
-  const port = outcome.ports.amqp;
   let stopped = false;
   return {
-    url: `amqp://guest:guest@127.0.0.1:${port}/`,
+    url: proc.url,
     host: "127.0.0.1",
-    port,
-    httpPort: outcome.ports.http,
+    port: proc.port,
+    httpPort: proc.httpPort,
     async stop() {
       if (stopped) return;
       stopped = true;
-      const { exitedOnTerm } = await shutdown();
+      const exitedOnTerm = await proc.stop(STOP_TIMEOUT_MS);
+      // deno-lint-ignore no-console
+      if (Deno.env.get("WARREN_TEST_LOG_LEVEL")) console.error(proc.stderr());
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
       if (!exitedOnTerm) {
         throw new Error(
-          `${runtime} broker did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM (killed)\n--- stderr ---\n${stderrText}`,
+          `${runtime} broker did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM (killed)\n--- stderr ---\n${proc.stderr()}`,
         );
       }
     },

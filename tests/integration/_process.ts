@@ -8,13 +8,16 @@
 // says so. The child gets `--port 0 --host 127.0.0.1 --http-port 0 --data-dir DIR` and whatever
 // else the test passes; it is ready once it prints `Warren listening on amqp://HOST:PORT`.
 
-import { repoRoot } from "./_broker.ts";
+/** The repository's root directory (the child runs there). */
+export const repoRoot: string = new URL("../../", import.meta.url).pathname;
 
 /** A Warren child process. */
 export interface WarrenProcess {
   /** amqp://guest:guest@127.0.0.1:PORT/ */
   readonly url: string;
   readonly port: number;
+  /** The management API's port (the child is started with --http-port 0). */
+  readonly httpPort: number;
   /** The child's process id (for reading its memory from /proc). */
   readonly pid: number;
   /** Sends a signal: SIGKILL for a crash, SIGTERM for a clean stop. A no-op once it exited. */
@@ -86,19 +89,22 @@ export async function spawnWarren(dataDir: string, options: SpawnOptions = {}): 
     const dec = new TextDecoder();
     for await (const chunk of child.stderr) stderrText += dec.decode(chunk, { stream: true });
   })();
+  // stdout: read until both listening lines (AMQP, then the management API), then keep draining
+  // so the child never blocks on a pipe.
   let stdoutText = "";
-  let resolvePort!: (p: number) => void;
-  const portFound = new Promise<number>((r) => (resolvePort = r));
+  let resolvePorts!: (p: { amqp: number; http: number }) => void;
+  const portsFound = new Promise<{ amqp: number; http: number }>((r) => (resolvePorts = r));
   const stdoutDone = (async () => {
     const dec = new TextDecoder();
     let found = false;
     for await (const chunk of child.stdout) {
       stdoutText += dec.decode(chunk, { stream: true });
       if (!found) {
-        const m = stdoutText.match(/Warren listening on amqp:\/\/[^:\s]+:(\d+)/);
-        if (m) {
+        const amqp = stdoutText.match(/Warren listening on amqp:\/\/[^:\s]+:(\d+)/);
+        const http = stdoutText.match(/Warren management API on http:\/\/\S+:(\d+)/);
+        if (amqp && http) {
           found = true;
-          resolvePort(Number(m[1]));
+          resolvePorts({ amqp: Number(amqp[1]), http: Number(http[1]) });
         }
       }
     }
@@ -123,7 +129,7 @@ export async function spawnWarren(dataDir: string, options: SpawnOptions = {}): 
   const startupTimeout = options.startupTimeout ?? 20_000;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const outcome = await Promise.race([
-    portFound.then((port) => ({ kind: "port" as const, port })),
+    portsFound.then((ports) => ({ kind: "port" as const, ports })),
     exited.then((s) => ({ kind: "exited" as const, code: s.code })),
     new Promise<{ kind: "timeout" }>((
       r,
@@ -139,10 +145,11 @@ export async function spawnWarren(dataDir: string, options: SpawnOptions = {}): 
       } within ${startupTimeout} ms\n--- stdout ---\n${stdoutText}\n--- stderr ---\n${stderrText}`,
     );
   }
-  const port = outcome.port;
+  const port = outcome.ports.amqp;
   return {
     url: `amqp://guest:guest@127.0.0.1:${port}/`,
     port,
+    httpPort: outcome.ports.http,
     pid: child.pid,
     kill,
     exited,
