@@ -24,7 +24,7 @@ export { Consumer } from "./broker/consumer.ts";
 export { Exchange } from "./broker/exchange.ts";
 export { Delivery, Message, type SenderSelected, senderSelected } from "./broker/message.ts";
 export { Queue } from "./broker/queue.ts";
-export { MessageStats } from "./broker/stats.ts";
+export { addStats, ChurnStats, MessageStats } from "./broker/stats.ts";
 export {
   checkPassword,
   HASHING_ALGORITHM,

@@ -15,7 +15,7 @@ import type { Transport } from "../transport.ts";
 import type { ExchangeTypePlugin, QueueStagePlugin, RouterPlugin, StagePlugin } from "./router.ts";
 import { PermissionStore } from "./permissions.ts";
 import { UserStore } from "./users.ts";
-import { MessageStats } from "./stats.ts";
+import { ChurnStats, MessageStats } from "./stats.ts";
 import { DEFAULT_WINDOW, type QueueWindow } from "./queue.ts";
 import type { MessageStore } from "./store.ts";
 import { VHost } from "./vhost.ts";
@@ -94,6 +94,8 @@ export class Broker {
   readonly connections = new Set<Connection>();
   /** Message counters (management API, metrics). */
   readonly stats = new MessageStats();
+  /** Connections, channels and queues created and closed (the overview's `churn_rates`). */
+  readonly churn = new ChurnStats();
   /**
    * Direct reply-to: the channels consuming from `amq.rabbitmq.reply-to`, by the token their
    * requests carry in `reply-to` (`amq.rabbitmq.reply-to.<token>`). A reply is handed straight to
@@ -246,6 +248,7 @@ export class Broker {
         store: () => this.store,
         definitionsChanged: () => this.store?.definitionsChanged(),
         window: this.config.queueWindow,
+        churn: this.churn,
       });
       this.vhosts.set(name, v);
       this.store?.definitionsChanged();

@@ -142,6 +142,14 @@ export class Queue implements Owner {
   unackedBytes = 0;
   /** Routing epoch mark, used by the vhost to remove duplicates without a Set per publish. */
   routeMark = 0;
+  /**
+   * When the queue went idle (ms, the broker's clock), 0 while active: the first `checkIdle()`
+   * that found no activity since the one before (RabbitMQ's `idle_since`, when a classic queue
+   * hibernates after a second without work).
+   */
+  idleSince = 0;
+  /** The activity sum `checkIdle()` saw last (-1: never checked, so the first check sees activity). */
+  #activity = -1;
 
   /**
    * @param name queue name
@@ -190,6 +198,24 @@ export class Queue implements Owner {
   /** Persistent messages the queue's journal holds (ready or unacked); 0 without a journal. */
   get persistentCount(): number {
     return this.#journal?.live ?? 0;
+  }
+
+  /**
+   * Called by the vhost about once a second (never per message): notes whether anything
+   * happened to the queue since the last call (a publish, delivery, get, ack, declare, consume
+   * or cancel), from counters that are kept anyway, and sets `idleSince` accordingly. The sum
+   * of monotonic counters changes whenever any of them moves.
+   *
+   * @internal
+   */
+  checkIdle(now: number): void {
+    const s = this.stats;
+    const activity = s.publish + s.deliver + s.deliverNoAck + s.get + s.getNoAck + s.getEmpty + s.ack +
+      this.lastUsed;
+    if (activity !== this.#activity) {
+      this.#activity = activity;
+      this.idleSince = 0;
+    } else if (this.idleSince === 0) this.idleSince = now;
   }
 
   /** Marks the queue used now (for `x-expires`). */

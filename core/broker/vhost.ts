@@ -39,6 +39,7 @@ import {
   UNLIMITED,
 } from "./queue.ts";
 import { type MessageStore, ownerNamespace } from "./store.ts";
+import { type ChurnStats, MessageStats } from "./stats.ts";
 import { matchPolicy, type Policy } from "./policies.ts";
 import {
   type Binding,
@@ -75,9 +76,14 @@ export interface VHostContext {
   store?(): MessageStore | null;
   /** Durable exchanges, queues or bindings changed (the store writes the definitions). */
   definitionsChanged?(): void;
+  /** The broker's churn counters (queues declared, created, deleted). */
+  churn?: ChurnStats;
   /** How much of each queue stays in memory when there is a store. */
   window?: QueueWindow;
 }
+
+/** How often queues are checked for idleness (`Queue.checkIdle`), ms. */
+const IDLE_CHECK_MS = 1000;
 
 /** Logs a plugin failure without taking the broker down. */
 export type PluginErrorLog = (plugin: string, err: unknown) => void;
@@ -113,6 +119,14 @@ export class VHost {
   readonly queues = new Map<string, Queue>();
   /** Policies, by name (validated by the broker, which sets them through `putPolicy`). */
   readonly policies = new Map<string, Policy>();
+  /**
+   * Message counters of the vhost's closed channels (folded in as each closes) and of the
+   * management API's publish and get. The vhost's `message_stats` are these plus its open
+   * channels' counters, summed when read: a publish or delivery counts on its channel only.
+   */
+  readonly stats = new MessageStats();
+  /** Last `checkIdle` pass over the queues (ms). */
+  #idleCheckedAt = 0;
   /** Reverse index: the bindings that point at each queue, so deleting a queue removes them. */
   readonly #queueBindings = new Map<Queue, { exchange: Exchange; binding: Binding }[]>();
 
@@ -289,7 +303,11 @@ export class VHost {
    */
   tick(now: number): void {
     this.#releaseDelayed(now);
+    // Idle detection (`idle_since`) once a second, not on every tick: a few adds per queue.
+    const checkIdle = now - this.#idleCheckedAt >= IDLE_CHECK_MS;
+    if (checkIdle) this.#idleCheckedAt = now;
     for (const q of this.queues.values()) {
+      if (checkIdle) q.checkIdle(now);
       q.expire(now);
       if (q.expires !== Infinity && q.consumerCount === 0 && now - q.lastUsed >= q.expires) {
         this.removeQueue(q);
@@ -518,6 +536,7 @@ export class VHost {
       if (o.exclusive !== d.exclusive) throw resourceLocked(d.name, this.name);
       checkEquivalentArgs(EQUIVALENCE_CHECKED_ARGS, d.args, o.args, "queue", d.name, this.name);
       existing.touch();
+      if (this.#context.churn) this.#context.churn.queueDeclared++;
       return existing;
     }
     const q = new Queue(d.name, this.name, {
@@ -581,6 +600,11 @@ export class VHost {
         args: EMPTY_TABLE,
       });
     }
+    const churn = this.#context.churn;
+    if (churn) {
+      churn.queueDeclared++;
+      churn.queueCreated++;
+    }
     return q;
   }
 
@@ -620,6 +644,7 @@ export class VHost {
     const count = q.messageCount;
     q.deleted = true;
     this.queues.delete(q.name);
+    if (this.#context.churn) this.#context.churn.queueDeleted++;
     for (const { exchange, binding } of this.#queueBindings.get(q) ?? []) {
       exchange.router.unbind(binding);
       this.#maybeAutoDeleteExchange(exchange);

@@ -13,7 +13,7 @@
 
 import { Consumer, type ConsumerChannel } from "../broker/consumer.ts";
 import { Deque } from "../broker/deque.ts";
-import { countAck, countDelivery, countGet } from "../broker/stats.ts";
+import { countAck, countDelivery, countGet, MessageStats } from "../broker/stats.ts";
 import {
   type Delivery,
   hasExpiration,
@@ -115,6 +115,8 @@ export class Channel implements ConsumerChannel {
   #routedJournaled = false;
   /** The queue most recently declared on this channel, for the empty-name shortcut. */
   #lastQueue = "";
+  /** This channel's message counters (RabbitMQ's per-channel `message_stats`). */
+  readonly stats = new MessageStats();
 
   /**
    * @param conn the connection
@@ -570,6 +572,11 @@ export class Channel implements ConsumerChannel {
   #confirmPublish(accepted: boolean, durable = false): void {
     if (!this.#confirm) return;
     const deliveryTag = ++this.#publishSeq;
+    if (accepted) {
+      // Counted when decided, not when sent: a held confirm goes out after the store's sync.
+      this.#conn.broker.stats.confirm++;
+      this.stats.confirm++;
+    }
     if (!durable && this.#heldConfirms.length === 0) return this.#sendConfirm(deliveryTag, accepted, false);
     this.#heldConfirms.push(accepted ? deliveryTag : -deliveryTag);
     if (durable) {
@@ -641,12 +648,17 @@ export class Channel implements ConsumerChannel {
     const queues = this.#vhost.route(exchange, keys, headers);
     const held = this.#vhost.holdDelayed(message, keys);
     this.#conn.broker.stats.publish++;
+    this.stats.publish++;
     const n = queues.length;
     // A delayed message kept in the store counts as journaled: its confirm waits for the sync.
     this.#routedJournaled = held > 0 && message.journaled;
     if (n === 0) {
       if (mandatory && held === 0) this.#conn.sendReturn(this.id, 312, "NO_ROUTE", message);
-      if (held === 0) this.#conn.broker.stats[mandatory ? "returnUnroutable" : "dropUnroutable"]++;
+      if (held === 0) {
+        const field = mandatory ? "returnUnroutable" : "dropUnroutable";
+        this.#conn.broker.stats[field]++;
+        this.stats[field]++;
+      }
       return true;
     }
     const backlog = this.#conn.broker.config.flowBacklog;
@@ -779,7 +791,7 @@ export class Channel implements ConsumerChannel {
     q.touch();
     const d = q.take();
     if (d === undefined) {
-      countGet(this.#conn.broker.stats, q.stats, noAck, null);
+      countGet(this.#conn.broker.stats, q.stats, this.stats, noAck, null);
       this.#conn.sendMethod(this.id, { id: METHOD.BASIC_GET_EMPTY, clusterId: "" });
       return;
     }
@@ -791,7 +803,7 @@ export class Channel implements ConsumerChannel {
       q.unackedBytes += d.message.body.length;
       this.#unacked.push(d);
     } else q.settled(d);
-    countGet(this.#conn.broker.stats, q.stats, noAck, d.redelivered);
+    countGet(this.#conn.broker.stats, q.stats, this.stats, noAck, d.redelivered);
     this.#conn.sendGetOk(this.id, tag, d.redelivered, d.message, q.messageCount);
   }
 
@@ -814,7 +826,7 @@ export class Channel implements ConsumerChannel {
       if (d.location >= 0) d.queue.markDelivered(d);
       this.#unacked.push(d);
     } else if (d.location >= 0 || d.queue.hooks.length !== 0) d.queue.settled(d);
-    countDelivery(this.#conn.broker.stats, d.queue.stats, c.options.noAck, d.redelivered);
+    countDelivery(this.#conn.broker.stats, d.queue.stats, this.stats, c.options.noAck, d.redelivered);
     this.#conn.sendDeliver(this.id, c.tag, tag, d.redelivered, d.message);
   }
 
@@ -890,7 +902,7 @@ export class Channel implements ConsumerChannel {
     if (!multiple && !this.#tx) {
       // Hot path: one ack. Only its queue (or all, under a channel-wide limit) can move on.
       const d = list.removeAt(idx)!;
-      if (outcome === "ack") countAck(this.#conn.broker.stats, d.queue.stats);
+      if (outcome === "ack") countAck(this.#conn.broker.stats, d.queue.stats, this.stats);
       if (d.consumer !== null) d.consumer.unacked--;
       d.queue.unackedCount--;
       d.queue.unackedBytes -= d.message.body.length;
@@ -916,7 +928,9 @@ export class Channel implements ConsumerChannel {
   }
 
   #applySettle(deliveries: Delivery[], outcome: Outcome): void {
-    if (outcome === "ack") { for (const d of deliveries) countAck(this.#conn.broker.stats, d.queue.stats); }
+    if (outcome === "ack") {
+      for (const d of deliveries) countAck(this.#conn.broker.stats, d.queue.stats, this.stats);
+    }
     for (let i = 0; i < deliveries.length; i++) {
       const d = deliveries[i];
       if (d.consumer !== null) d.consumer.unacked--;

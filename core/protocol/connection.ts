@@ -15,6 +15,7 @@
 import type { Broker } from "../broker/broker.ts";
 import type { Message } from "../broker/message.ts";
 import type { Queue } from "../broker/queue.ts";
+import { addStats } from "../broker/stats.ts";
 import type { User } from "../broker/users.ts";
 import type { VHost } from "../broker/vhost.ts";
 import { AmqpError, erlangBinary, toAmqpError } from "../errors.ts";
@@ -97,6 +98,15 @@ export class Connection implements FrameHandler {
   #blocked = false;
   /** Exclusive queues declared by this connection, deleted with it. */
   readonly exclusiveQueues = new Set<Queue>();
+  /**
+   * Socket counters, as RabbitMQ reads them from the socket (`inet:getstat`): bytes received
+   * and sent, and socket reads and writes (one per chunk received, one per flush). One add per
+   * chunk or flush, never per frame.
+   */
+  recvOct = 0;
+  recvCnt = 0;
+  sendOct = 0;
+  sendCnt = 0;
 
   readonly #createdAt: number;
   #lastReceived: number;
@@ -142,6 +152,15 @@ export class Connection implements FrameHandler {
    *   the rest again.
    */
   receive(chunk: Uint8Array): number {
+    const used = this.#receive(chunk);
+    this.recvOct += used;
+    // A chunk the publish budget cut short is fed again: one socket read is counted once, when
+    // the last of it is used.
+    if (used === chunk.length) this.recvCnt++;
+    return used;
+  }
+
+  #receive(chunk: Uint8Array): number {
     if (this.#state === "closed") return chunk.length;
     this.#lastReceived = this.broker.now;
     try {
@@ -183,6 +202,8 @@ export class Connection implements FrameHandler {
     for (let i = 0; i < this.#headerLen; i++) {
       if (this.#headerBytes[i] !== PROTOCOL_HEADER[i]) {
         this.broker.log.info("refused connection: bad protocol header", { connection: this.name });
+        this.sendOct += PROTOCOL_HEADER.length;
+        this.sendCnt++;
         this.transport.write(PROTOCOL_HEADER.slice());
         this.#terminate();
         return null;
@@ -278,12 +299,22 @@ export class Connection implements FrameHandler {
     }
     const created = new Channel(this, id);
     this.#channels.set(id, created);
+    this.broker.churn.channelCreated++;
     return created;
   }
 
   /** Forgets a channel (after channel.close-ok either way). */
   removeChannel(id: number): void {
+    const ch = this.#channels.get(id);
+    if (ch === undefined) return;
     this.#channels.delete(id);
+    this.#channelGone(ch);
+  }
+
+  /** A channel left the table: counted as closed, its message counters kept by its vhost. */
+  #channelGone(ch: Channel): void {
+    this.broker.churn.channelClosed++;
+    addStats(this.vhost!.stats, ch.stats);
   }
 
   // ---------------------------------------------------------------- channel 0
@@ -450,6 +481,7 @@ export class Connection implements FrameHandler {
     }
     this.vhost = vhost;
     this.#state = "open";
+    this.broker.churn.connectionCreated++;
     this.sendMethod(0, { id: METHOD.CONNECTION_OPEN_OK, knownHosts: "" });
     this.broker.log.debug("connection open", {
       connection: this.name,
@@ -503,7 +535,10 @@ export class Connection implements FrameHandler {
 
   /** Releases every channel: consumers cancelled, unacked messages requeued, exclusive queues deleted. */
   #releaseAll(): void {
-    for (const ch of this.#channels.values()) ch.release();
+    for (const ch of this.#channels.values()) {
+      ch.release();
+      this.#channelGone(ch);
+    }
     this.#channels.clear();
     const vhost = this.vhost;
     if (vhost) {
@@ -519,6 +554,7 @@ export class Connection implements FrameHandler {
     this.flush();
     this.#state = "closed";
     this.broker.connections.delete(this);
+    this.broker.churn.connectionClosed++;
     this.transport.close();
   }
 
@@ -529,6 +565,7 @@ export class Connection implements FrameHandler {
     this.#releaseAll();
     this.#state = "closed";
     this.broker.connections.delete(this);
+    this.broker.churn.connectionClosed++;
   }
 
   /** Blocked by a memory or disk alarm (RabbitMQ's "blocked" state). */
@@ -708,6 +745,8 @@ export class Connection implements FrameHandler {
     this.#lastSent = this.broker.now;
     // Journal entries saying these deliveries happened reach the OS before the deliveries do.
     this.broker.store?.writeOut();
+    this.sendOct += data.length;
+    this.sendCnt++;
     if (!this.transport.write(data)) this.congested = true;
   }
 }

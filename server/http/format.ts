@@ -6,9 +6,19 @@
  * @module
  */
 
-import type { Broker, Channel, Connection, Consumer, Exchange, Queue, VHost } from "../../core/mod.ts";
+import {
+  addStats,
+  type Broker,
+  type Channel,
+  type Connection,
+  type Consumer,
+  type Exchange,
+  MessageStats,
+  type Queue,
+  type VHost,
+} from "../../core/mod.ts";
 import { fieldTableToJson, type JsonTable } from "../definitions.ts";
-import { type DepthStats, depthStats, messageStats } from "./rates.ts";
+import { counterRates, type DepthStats, depthStats, messageStats } from "./rates.ts";
 import type { Row } from "./_util.ts";
 
 /** What every formatter needs besides the object. */
@@ -26,6 +36,14 @@ export interface FormatContext {
  */
 export function queueUnacked(q: Queue): number {
   return q.unackedCount;
+}
+
+/**
+ * A time as RabbitMQ 3.10 writes `idle_since`: ISO 8601 in UTC with milliseconds and an explicit
+ * offset, `2026-11-25T23:52:41.776+00:00`.
+ */
+export function rabbitTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace("Z", "+00:00");
 }
 
 /** A queue, as `GET /api/queues` lists it. */
@@ -46,6 +64,8 @@ export function formatQueue(q: Queue, ctx: FormatContext): Row {
     exclusive: q.options.exclusive,
     exclusive_consumer_tag: exclusiveTag,
     head_message_timestamp: null,
+    // As RabbitMQ: only while idle (consumers or not), the time it went idle.
+    ...(q.idleSince !== 0 ? { idle_since: rabbitTimestamp(q.idleSince) } : {}),
     message_bytes: q.messageBytes + q.unackedBytes,
     message_bytes_ready: q.messageBytes,
     message_bytes_unacknowledged: q.unackedBytes,
@@ -169,8 +189,14 @@ export interface ListenerInfo {
   readonly port: number;
 }
 
+/** A connection's socket counters, read when its rate window opens or closes. */
+function socketBytes(c: Connection): number[] {
+  return [c.recvOct, c.sendOct];
+}
+
 /** A connection, as `GET /api/connections` lists it. */
 export function formatConnection(c: Connection, ctx: FormatContext, listener?: ListenerInfo): Row {
+  const rates = counterRates(c, () => socketBytes(c), ctx.now);
   return {
     auth_mechanism: "PLAIN",
     channel_max: c.channelMax,
@@ -184,6 +210,12 @@ export function formatConnection(c: Connection, ctx: FormatContext, listener?: L
     ...peer(c),
     port: listener?.port ?? 0,
     protocol: "AMQP 0-9-1",
+    recv_cnt: c.recvCnt,
+    recv_oct: c.recvOct,
+    recv_oct_details: { rate: rates[0] },
+    send_cnt: c.sendCnt,
+    send_oct: c.sendOct,
+    send_oct_details: { rate: rates[1] },
     ssl: false,
     state: STATES[c.state] ?? c.state,
     timeout: c.heartbeat,
@@ -208,6 +240,7 @@ export function formatChannel(c: Connection, ch: Channel, ctx: FormatContext): R
     connection_details: { name: c.name, ...peer(c) },
     consumer_count: ch.consumers.size,
     global_prefetch_count: ch.channelPrefetch,
+    message_stats: messageStats(ch.stats, ctx.now),
     messages_unacknowledged: ch.unackedCount,
     messages_uncommitted: uncommitted.messages,
     messages_unconfirmed: ch.unconfirmedCount,
@@ -259,12 +292,27 @@ export function queueTotals(queues: Iterable<Queue>, key: object, now: number): 
   return depthStats(key, ready, unacked, now);
 }
 
+/**
+ * A vhost's message counters: those of its closed channels and the management API's (kept by
+ * the vhost), plus its open channels', summed now.
+ */
+export function vhostStats(v: VHost, broker: Broker): MessageStats {
+  const sum = new MessageStats();
+  addStats(sum, v.stats);
+  for (const c of broker.connections) {
+    if (c.vhost !== v) continue;
+    for (const ch of c.channels.values()) addStats(sum, ch.stats);
+  }
+  return sum;
+}
+
 /** A vhost, as `GET /api/vhosts` lists it. */
 export function formatVHost(v: VHost, ctx: FormatContext): Row {
   return {
     cluster_state: { [ctx.node]: "running" },
     default_queue_type: "classic",
     description: v.name === "/" ? "Default virtual host" : "",
+    message_stats: messageStats(vhostStats(v, ctx.broker), ctx.now, v),
     metadata: { description: v.name === "/" ? "Default virtual host" : "", tags: [] },
     name: v.name,
     tags: [],

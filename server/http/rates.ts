@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { MessageStats } from "../../core/mod.ts";
+import type { ChurnStats, MessageStats } from "../../core/mod.ts";
 
 /** Length of a rate window, ms (RabbitMQ's default sample interval is 5 s). */
 export const WINDOW_MS = 5000;
@@ -36,9 +36,11 @@ interface Window {
   rates: number[];
 }
 
-const windows = new WeakMap<MessageStats, Window>();
+const windows = new WeakMap<object, Window>();
 /** Depth windows: a separate map, as one object (a queue) may have both kinds. */
 const depthWindows = new WeakMap<object, Window>();
+/** Windows of other monotonic counters (a connection's bytes, the broker's churn). */
+const counterWindows = new WeakMap<object, Window>();
 
 function totals(stats: MessageStats): number[] {
   return STAT_FIELDS.map(([, f]) => stats[f]);
@@ -65,12 +67,25 @@ function windowRates(map: WeakMap<object, Window>, key: object, values: number[]
   return w.rates;
 }
 
-/** Rates per second of each counter in {@link STAT_FIELDS}, over the last completed window. */
-export function ratesOf(stats: MessageStats, now: number): number[] {
-  const w = windows.get(stats);
+/**
+ * Rates per second of each counter in {@link STAT_FIELDS}, over the last completed window.
+ * `key` is the object the window belongs to, when `stats` is a sum made for this read (a vhost's).
+ */
+export function ratesOf(stats: MessageStats, now: number, key: object = stats): number[] {
+  const w = windows.get(key);
   // Totals are read only when a window opens or closes, not on every read.
   if (w !== undefined && now - w.start < WINDOW_MS) return w.rates;
-  return windowRates(windows, stats, totals(stats), now);
+  return windowRates(windows, key, totals(stats), now);
+}
+
+/**
+ * Rates per second of some monotonic counters of `key` (a connection's bytes, the broker's
+ * churn) over the last completed window; `values` is called only when a window opens or closes.
+ */
+export function counterRates(key: object, values: () => number[], now: number): readonly number[] {
+  const w = counterWindows.get(key);
+  if (w !== undefined && now - w.start < WINDOW_MS) return w.rates;
+  return windowRates(counterWindows, key, values(), now);
 }
 
 /**
@@ -81,6 +96,31 @@ export function depthRates(key: object, ready: number, unacked: number, now: num
   const w = depthWindows.get(key);
   if (w !== undefined && now - w.start < WINDOW_MS) return w.rates;
   return windowRates(depthWindows, key, [ready + unacked, ready, unacked], now);
+}
+
+/** The overview's `churn_rates` counters, in RabbitMQ's names, with the field each one reads. */
+export const CHURN_FIELDS: readonly (readonly [string, keyof ChurnStats])[] = [
+  ["channel_closed", "channelClosed"],
+  ["channel_created", "channelCreated"],
+  ["connection_closed", "connectionClosed"],
+  ["connection_created", "connectionCreated"],
+  ["queue_created", "queueCreated"],
+  ["queue_declared", "queueDeclared"],
+  ["queue_deleted", "queueDeleted"],
+];
+
+/**
+ * RabbitMQ's `churn_rates` object of `/api/overview`: each total with its
+ * `<name>_details: {rate}`, the increase per second over the last completed window.
+ */
+export function churnRates(churn: ChurnStats, now: number): Record<string, unknown> {
+  const rates = counterRates(churn, () => CHURN_FIELDS.map(([, f]) => churn[f]), now);
+  const out: Record<string, unknown> = {};
+  CHURN_FIELDS.forEach(([name, field], i) => {
+    out[name] = churn[field];
+    out[`${name}_details`] = { rate: rates[i] };
+  });
+  return out;
 }
 
 /** RabbitMQ's depth fields, with their rates. */
@@ -115,10 +155,11 @@ export function depthStats(key: object, ready: number, unacked: number, now: num
 
 /**
  * RabbitMQ's `message_stats` object: each counter with its `<name>_details: {rate}`, plus
- * `deliver_get` (deliver + deliver_no_ack + get + get_no_ack) as RabbitMQ sums it.
+ * `deliver_get` (deliver + deliver_no_ack + get + get_no_ack) as RabbitMQ sums it. `key` owns
+ * the rate window when `stats` is a sum made for this read.
  */
-export function messageStats(stats: MessageStats, now: number): Record<string, unknown> {
-  const rates = ratesOf(stats, now);
+export function messageStats(stats: MessageStats, now: number, key: object = stats): Record<string, unknown> {
+  const rates = ratesOf(stats, now, key);
   const out: Record<string, unknown> = {};
   STAT_FIELDS.forEach(([name, field], i) => {
     out[name] = stats[field];

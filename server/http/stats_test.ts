@@ -2,9 +2,21 @@
 // interface with a clock the test moves (no sockets, no sleeping).
 
 import assert from "node:assert/strict";
-import { Broker, Message, type Queue } from "../../core/mod.ts";
+import {
+  type AnyMethod,
+  Broker,
+  encodeMethod,
+  FRAME,
+  Message,
+  METHOD,
+  PROTOCOL_HEADER,
+  type Queue,
+  type Transport,
+  Writer,
+} from "../../core/mod.ts";
 import { DEFAULT_PLUGINS } from "../../plugins/mod.ts";
 import { createManagementApp } from "./app.ts";
+import { rabbitTimestamp } from "./format.ts";
 import { WINDOW_MS } from "./rates.ts";
 
 function setup() {
@@ -180,4 +192,175 @@ Deno.test("/api/nodes shows the resource monitor's numbers and alarms; alarms he
     "resource alarm(s) in effect on the node",
   );
   assert.deepEqual((await get("/api/overview?columns=contexts")).json, { contexts: [context] });
+});
+
+/** One method frame, encoded by the kernel's own codec. */
+function methodFrame(channel: number, m: AnyMethod): Uint8Array {
+  const w = new Writer();
+  const at = w.beginFrame(FRAME.METHOD, channel);
+  encodeMethod(w, m);
+  w.endFrame(at);
+  return w.bytes.slice(0, w.offset);
+}
+
+Deno.test("formatConnection() reports the socket's bytes and reads/writes as recv_oct, send_oct, recv_cnt, send_cnt", async () => {
+  const { broker, clock, get } = setup();
+  const written: Uint8Array[] = [];
+  const transport: Transport = {
+    remoteAddress: "10.0.0.9",
+    remotePort: 4000,
+    write(data) {
+      written.push(data);
+      return true;
+    },
+    close() {},
+    pauseReading() {},
+    resumeReading() {},
+  };
+  const conn = broker.connect(transport);
+  const startOk = methodFrame(0, {
+    id: METHOD.CONNECTION_START_OK,
+    clientProperties: {},
+    mechanism: "PLAIN",
+    response: new TextEncoder().encode("\0admin\0a"),
+    locale: "en_US",
+  });
+  const tuneOk = methodFrame(0, {
+    id: METHOD.CONNECTION_TUNE_OK,
+    channelMax: 0,
+    frameMax: 131072,
+    heartbeat: 0,
+  });
+  const open = methodFrame(0, {
+    id: METHOD.CONNECTION_OPEN,
+    virtualHost: "/",
+    capabilities: "",
+    insist: false,
+  });
+  // Four socket reads: the header, start-ok cut in two, then tune-ok and open together.
+  conn.receive(PROTOCOL_HEADER);
+  conn.flush(); // connection.start
+  conn.receive(startOk.subarray(0, 10));
+  conn.receive(startOk.subarray(10));
+  conn.flush(); // connection.tune
+  const both = new Uint8Array(tuneOk.length + open.length);
+  both.set(tuneOk);
+  both.set(open, tuneOk.length);
+  conn.receive(both);
+  conn.flush(); // connection.open-ok
+  assert.equal(conn.state, "open");
+  const received = 8 + startOk.length + tuneOk.length + open.length;
+  const sent = written.reduce((n, d) => n + d.length, 0);
+  assert.equal(written.length, 3);
+  const columns = "columns=recv_oct,recv_cnt,send_oct,send_cnt,recv_oct_details,send_oct_details";
+  const [row] = await get(`/api/connections?${columns}`);
+  assert.deepEqual(row, {
+    recv_oct: received,
+    recv_cnt: 4,
+    send_oct: sent,
+    send_cnt: 3,
+    recv_oct_details: { rate: 0 },
+    send_oct_details: { rate: 0 },
+  });
+  // One more read (channel.open: 13 bytes) and write (channel.open-ok: 16 bytes) in a 5 s window.
+  const channelOpen = methodFrame(1, { id: METHOD.CHANNEL_OPEN, outOfBand: "" });
+  assert.equal(channelOpen.length, 13);
+  conn.receive(channelOpen);
+  conn.flush();
+  assert.equal(written[3].length, 16);
+  clock.now += WINDOW_MS;
+  const name = encodeURIComponent(conn.name);
+  assert.deepEqual(await get(`/api/connections/${name}?${columns}`), {
+    recv_oct: received + 13,
+    recv_cnt: 5,
+    send_oct: sent + 16,
+    send_cnt: 4,
+    recv_oct_details: { rate: 2.6 },
+    send_oct_details: { rate: 3.2 },
+  });
+});
+
+Deno.test("/api/overview churn_rates count connections, channels and queues over fixed windows", async () => {
+  const { broker, clock, get, declare } = setup();
+  const zero = {
+    channel_closed: 0,
+    channel_closed_details: { rate: 0 },
+    channel_created: 0,
+    channel_created_details: { rate: 0 },
+    connection_closed: 0,
+    connection_closed_details: { rate: 0 },
+    connection_created: 0,
+    connection_created_details: { rate: 0 },
+    queue_created: 0,
+    queue_created_details: { rate: 0 },
+    queue_declared: 0,
+    queue_declared_details: { rate: 0 },
+    queue_deleted: 0,
+    queue_deleted_details: { rate: 0 },
+  };
+  assert.deepEqual((await get("/api/overview")).churn_rates, zero);
+  declare("/", "a");
+  declare("/", "a"); // declared again: not created
+  declare("/", "b");
+  broker.vhosts.get("/")!.deleteQueue("b", null, false, false);
+  // A passive declare is not counted (RabbitMQ 3.10).
+  broker.vhosts.get("/")!.declareQueue({
+    name: "a",
+    passive: true,
+    durable: false,
+    exclusive: false,
+    autoDelete: false,
+    args: {},
+    owner: null,
+  });
+  // A socket that never opens a connection still counts a close, as RabbitMQ counts it.
+  const transport: Transport = {
+    remoteAddress: "10.0.0.9",
+    remotePort: 4001,
+    write: () => true,
+    close() {},
+    pauseReading() {},
+    resumeReading() {},
+  };
+  broker.connect(transport).onClosed();
+  const counts = {
+    ...zero,
+    connection_closed: 1,
+    queue_created: 2,
+    queue_declared: 3,
+    queue_deleted: 1,
+  };
+  assert.deepEqual((await get("/api/overview")).churn_rates, counts, "the window is still open");
+  clock.now += WINDOW_MS;
+  assert.deepEqual((await get("/api/overview")).churn_rates, {
+    ...counts,
+    connection_closed_details: { rate: 0.2 },
+    queue_created_details: { rate: 0.4 },
+    queue_declared_details: { rate: 0.6 },
+    queue_deleted_details: { rate: 0.2 },
+  });
+});
+
+Deno.test("formatQueue() shows idle_since, in RabbitMQ's format, once a queue saw no activity for a check", async () => {
+  const { broker, clock, get, declare, fill } = setup();
+  const t0 = Date.UTC(2026, 10, 25, 23, 52, 40, 776);
+  clock.now = t0;
+  broker.tick(t0);
+  const q = declare("/", "jobs");
+  const idle = async () => (await get("/api/queues/%2F/jobs")).idle_since;
+  broker.tick(t0 + 1000); // the vhost's next check (one a second): the declare was activity
+  assert.equal(await idle(), undefined);
+  broker.tick(t0 + 2000); // a whole second with nothing
+  assert.equal(await idle(), "2026-11-25T23:52:42.776+00:00");
+  broker.tick(t0 + 2900); // no check between; then still idle since the same time
+  broker.tick(t0 + 3000);
+  assert.equal(await idle(), "2026-11-25T23:52:42.776+00:00");
+  fill(q, 1);
+  broker.tick(t0 + 4000);
+  assert.equal(await idle(), undefined, "a publish ends idleness");
+  broker.tick(t0 + 5000);
+  assert.equal(await idle(), rabbitTimestamp(t0 + 5000));
+  q.touch(); // consume, cancel, get or declare
+  broker.tick(t0 + 6000);
+  assert.equal(await idle(), undefined);
 });

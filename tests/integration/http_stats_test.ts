@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createManagementApp } from "../../server/http/mod.ts";
 import { WINDOW_MS } from "../../server/http/rates.ts";
+import type { ConsumeMessage } from "./_deps.ts";
 import { basic, httpTest, until } from "./_http.ts";
 
 type Row = Record<string, unknown>;
@@ -226,3 +227,111 @@ httpTest("http: depth rates of a queue fed and drained over AMQP", async (b) => 
   clock.now += WINDOW_MS;
   assert.deepEqual(rates(await get("/api/queues/%2F/dq")), [0, 2, -2]);
 });
+
+/** A `message_stats` object without its `_details` rates. */
+function counts(stats: unknown): Row {
+  return Object.fromEntries(Object.entries(stats as Row).filter(([k]) => !k.endsWith("_details")));
+}
+
+const NO_STATS = {
+  ack: 0,
+  confirm: 0,
+  deliver: 0,
+  deliver_get: 0,
+  deliver_no_ack: 0,
+  drop_unroutable: 0,
+  get: 0,
+  get_empty: 0,
+  get_no_ack: 0,
+  publish: 0,
+  redeliver: 0,
+  return_unroutable: 0,
+};
+
+httpTest(
+  "http: per-channel and per-vhost message_stats, and channel churn, from amqplib traffic",
+  async (b) => {
+    const churn = async () => {
+      const c = ((await b.req("GET", "/api/overview")).json as { churn_rates: Row }).churn_rates;
+      return [c.connection_created, c.channel_created, c.channel_closed, c.queue_declared, c.queue_created];
+    };
+    const churn0 = (await churn()) as number[];
+    const conn = await b.amqp();
+    const pub = await conn.createConfirmChannel();
+    const con = await conn.createChannel();
+    await pub.assertQueue("ms", { durable: false });
+    for (let i = 0; i < 3; i++) pub.sendToQueue("ms", Buffer.from("x"));
+    pub.publish("", "nowhere", Buffer.from("r"), { mandatory: true });
+    pub.publish("", "nowhere", Buffer.from("d"));
+    await pub.waitForConfirms();
+    const first = await con.get("ms", { noAck: false });
+    assert.ok(first);
+    con.ack(first);
+    const got: ConsumeMessage[] = [];
+    await con.consume("ms", (m) => m && got.push(m), { noAck: false });
+    await until(() => got.length === 2);
+    con.nack(got[0], false, true); // back to the queue, delivered again, redelivered
+    await until(() => got.length === 3);
+    assert.equal(got[2].fields.redelivered, true);
+    con.ack(got[1]);
+    con.ack(got[2]);
+    assert.equal(await con.get("ms"), false);
+    const expectedPub = {
+      ...NO_STATS,
+      publish: 5,
+      confirm: 5,
+      return_unroutable: 1,
+      drop_unroutable: 1,
+    };
+    const expectedCon = {
+      ...NO_STATS,
+      get: 1,
+      get_empty: 1,
+      deliver: 3,
+      deliver_get: 4,
+      redeliver: 1,
+      ack: 3,
+    };
+    const channels = async () => {
+      const rows = (await b.req("GET", "/api/channels?columns=number,message_stats")).json as Row[];
+      return rows.sort((x, y) => (x.number as number) - (y.number as number)).map((r) => ({
+        number: r.number,
+        message_stats: counts(r.message_stats),
+      }));
+    };
+    await until(async () => ((await channels())[1]?.message_stats.ack as number) === 3);
+    assert.deepEqual(await channels(), [
+      { number: 1, message_stats: expectedPub },
+      { number: 2, message_stats: expectedCon },
+    ]);
+    const vhost = async () => counts(((await b.req("GET", "/api/vhosts/%2F")).json as Row).message_stats);
+    const sum = {
+      ...NO_STATS,
+      publish: 5,
+      confirm: 5,
+      return_unroutable: 1,
+      drop_unroutable: 1,
+      get: 1,
+      get_empty: 1,
+      deliver: 3,
+      deliver_get: 4,
+      redeliver: 1,
+      ack: 3,
+    };
+    assert.deepEqual(await vhost(), sum);
+    // A closed channel's counters stay in its vhost's; the API's publish and get count there too.
+    await pub.close();
+    await until(async () => (await channels()).length === 1);
+    assert.deepEqual(await vhost(), sum);
+    const published = await b.req("POST", "/api/exchanges/%2F/amq.default/publish", {
+      body: { properties: {}, routing_key: "ms", payload: "h", payload_encoding: "string" },
+    });
+    assert.deepEqual(published.json, { routed: true });
+    await until(async () => ((await vhost()).deliver as number) === 4);
+    con.ack(got[3]);
+    await until(async () => ((await vhost()).ack as number) === 4);
+    assert.deepEqual(await vhost(), { ...sum, publish: 6, deliver: 4, deliver_get: 5, ack: 4 });
+    // Churn: one connection opened, two channels opened and one closed, one queue declared.
+    assert.deepEqual((await churn()).map((n, i) => (n as number) - churn0[i]), [1, 2, 1, 1, 1]);
+  },
+);

@@ -12,6 +12,7 @@ import {
   type Delivery,
   type Exchange,
   Message,
+  MessageStats,
   type Queue,
   senderSelected,
   type User,
@@ -148,7 +149,11 @@ export function publish(
   const queues = [...vhost.route(exchange, selected.keys, selected.headers)];
   const held = vhost.holdDelayed(message, selected.keys);
   broker.stats.publish++;
-  if (queues.length === 0 && held === 0) broker.stats.returnUnroutable++;
+  vhost.stats.publish++;
+  if (queues.length === 0 && held === 0) {
+    broker.stats.returnUnroutable++;
+    vhost.stats.returnUnroutable++;
+  }
   for (const q of queues) q.enqueue(message);
   return queues.length > 0 || held > 0;
 }
@@ -194,6 +199,8 @@ export function getMessages(
   const taken: Delivery[] = [];
   const out: GotMessage[] = [];
   const requeue = mode === "ack_requeue_true" || mode === "reject_requeue_true";
+  // The vhost's counters: RabbitMQ counts these on the API's own channel, which is in the vhost.
+  const vstats = broker.vhosts.get(q.vhost)?.stats ?? new MessageStats();
   q.touch();
   for (let i = 0; i < count; i++) {
     const d = q.take();
@@ -201,15 +208,18 @@ export function getMessages(
       if (i === 0) {
         broker.stats.getEmpty++;
         q.stats.getEmpty++;
+        vstats.getEmpty++;
       }
       break;
     }
     taken.push(d);
     broker.stats.get++;
     q.stats.get++;
+    vstats.get++;
     if (d.redelivered) {
       broker.stats.redeliver++;
       q.stats.redeliver++;
+      vstats.redeliver++;
     }
     const m = d.message;
     let body = m.body;
@@ -244,6 +254,7 @@ export function getMessages(
       else {
         broker.stats.ack++;
         q.stats.ack++;
+        vstats.ack++;
       }
       settle(q, d);
     }

@@ -15,7 +15,7 @@ import {
 } from "../../definitions.ts";
 import { type Api, type Ctx, param } from "../api.ts";
 import { queueTotals } from "../format.ts";
-import { type DepthStats, messageStats } from "../rates.ts";
+import { churnRates, type DepthStats, messageStats } from "../rates.ts";
 import { badRequest, kernel, notFound } from "../_util.ts";
 import { encodeProperties, settle } from "./_messages.ts";
 
@@ -96,7 +96,7 @@ export function overviewRoutes(api: Api): void {
         disable_stats: false,
         enable_queue_totals: true,
         message_stats: messageStats(broker.stats, api.now()),
-        churn_rates: {},
+        churn_rates: churnRates(broker.churn, api.now()),
         queue_totals: overviewTotals(api, vhosts, queueList),
         object_totals: { channels, connections: conns.length, consumers, exchanges, queues },
         statistics_db_event_queue: 0,
