@@ -91,6 +91,14 @@ export class Queue implements Owner {
   #bytes = 0;
   /** Ready messages on disk, after those in memory (only with a store). */
   readonly #paged = new PagedList();
+  /**
+   * Paged messages due before some message ahead of them (a per-message `expiration` shorter
+   * than an earlier one's): each is expired in place when due. Messages due in queue order need
+   * no entry: they are expired from the head of the paged list.
+   */
+  #pagedTimers: ExpiryHeap<{ expiresAt: number; index: number }> | null = null;
+  /** Latest expiry time among the messages paged since the paged list was last empty. */
+  #pagedLatest = -Infinity;
   readonly #window: QueueWindow;
   /** The message store, for journaling and paging; null keeps everything in memory. */
   #store: MessageStore | null = null;
@@ -182,12 +190,30 @@ export class Queue implements Owner {
    * keeps the expiry time it had (a TTL counts from the original enqueue, across restarts).
    */
   restore(location: number, length: number, bodyLength: number, delivered: boolean, expiresAt: number): void {
-    this.#paged.push(location, length, bodyLength, { redelivered: delivered, journaled: true }, expiresAt);
+    this.#pushPaged(location, length, bodyLength, delivered, true, expiresAt);
+  }
+
+  /** Appends to the paged list, with a timer when it is due before a message ahead of it. */
+  #pushPaged(
+    location: number,
+    length: number,
+    bodyLength: number,
+    redelivered: boolean,
+    journaled: boolean,
+    expiresAt: number,
+  ): void {
+    const paged = this.#paged;
+    if (paged.length === 0) this.#pagedLatest = -Infinity;
+    paged.push(location, length, bodyLength, { redelivered, journaled }, expiresAt);
+    if (expiresAt < this.#pagedLatest) {
+      (this.#pagedTimers ??= new ExpiryHeap()).push({ expiresAt, index: paged.headIndex + paged.length - 1 });
+    }
+    if (expiresAt > this.#pagedLatest) this.#pagedLatest = expiresAt;
   }
 
   /** Ready messages waiting on disk (not counted in memory). */
   get pagedCount(): number {
-    return this.#paged.length;
+    return this.#paged.live;
   }
 
   /** Body bytes of the ready messages waiting on disk. */
@@ -269,7 +295,7 @@ export class Queue implements Owner {
 
   /** Ready messages (not counting unacked ones). */
   get messageCount(): number {
-    return this.#ready.length - this.#stale + this.#paged.length;
+    return this.#ready.length - this.#stale + this.#paged.live;
   }
 
   /** Active consumers. */
@@ -322,10 +348,14 @@ export class Queue implements Owner {
           store.write(message);
           store.retain(message.location);
         }
-        this.#paged.push(message.location, message.recordLength, message.body.length, {
-          redelivered: false,
+        this.#pushPaged(
+          message.location,
+          message.recordLength,
+          message.body.length,
+          false,
           journaled,
-        }, expiresAt);
+          expiresAt,
+        );
         if (limits !== UNLIMITED) this.#dropOverflow();
         if (this.#consumers.length > 0 && this.#ready.length === 0) this.drain();
         return true;
@@ -377,6 +407,11 @@ export class Queue implements Owner {
     if (paged.length === 0) return false;
     const room = Math.max(1, Math.min(PAGE_IN_BATCH, this.#window.messages - this.#ready.length));
     for (let n = 0; n < room && paged.length > 0; n++) {
+      if (paged.headDead) {
+        paged.shift(); // expired in place already: dead-lettered and released
+        n--;
+        continue;
+      }
       const location = paged.headLocation;
       const length = paged.headLength;
       const journaled = paged.headJournaled;
@@ -516,11 +551,43 @@ export class Queue implements Owner {
       this.#ready.shift();
       this.#stale--;
     }
-    // Paged messages expire as they come back: when memory is empty and the next one on disk
-    // is due, read them in (the loop above expires them on the next tick, or #shift at once).
-    if (this.#ready.length === 0 && this.#paged.length > 0 && this.#paged.headExpiresAt <= now) {
-      this.#pageIn();
+    this.#expirePaged(now);
+  }
+
+  /**
+   * Expires paged messages in place, without reading them back into memory first: those due
+   * out of queue order through their timers, then those at the head of the paged list.
+   */
+  #expirePaged(now: number): void {
+    const paged = this.#paged;
+    const timers = this.#pagedTimers;
+    while (timers !== null && timers.length > 0 && timers.peek()!.expiresAt <= now) {
+      const index = timers.pop()!.index;
+      const e = paged.entry(index); // null: paged back in (then timed in memory), or gone
+      if (e !== null) paged.kill(index, this.#expireStored(e.location, e.length, e.journaled));
     }
+    for (;;) {
+      while (paged.length > 0 && paged.headDead) paged.shift();
+      if (paged.length === 0 || paged.headExpiresAt > now) break;
+      const bodyLength = this.#expireStored(paged.headLocation, paged.headLength, paged.headJournaled);
+      paged.shift(bodyLength);
+    }
+  }
+
+  /**
+   * A paged message expired: read it for its dead-letter exchange (and queue-stage hooks), then
+   * close its journal entry or release its record. Returns its body length (-1 if unreadable).
+   */
+  #expireStored(location: number, length: number, journaled: boolean): number {
+    const store = this.#store!;
+    const message = store.read(location, length);
+    if (message !== null) {
+      this.deadLetter(message, "expired");
+      if (this.hooks.length !== 0) this.#released(message);
+    }
+    if (journaled) this.#journal?.removed(location, length);
+    else store.release(location);
+    return message === null ? -1 : message.body.length;
   }
 
   /** Takes the head for basic.get. */
@@ -590,6 +657,10 @@ export class Queue implements Owner {
     }
     const paged = this.#paged;
     while (paged.length > 0) {
+      if (paged.headDead) {
+        paged.shift();
+        continue;
+      }
       if (this.hooks.length !== 0) {
         // Hooks hear of every message that goes: read paged ones back to tell them.
         const m = this.#store!.read(paged.headLocation, paged.headLength);
@@ -601,6 +672,7 @@ export class Queue implements Owner {
     }
     this.#ready.clear();
     this.#expiry.clear();
+    this.#pagedTimers?.clear();
     this.#stale = 0;
     this.#bytes = 0;
     return n;

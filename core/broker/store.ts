@@ -113,6 +113,8 @@ const JOURNALED = 0x4000_0000;
 const FLAGS = REDELIVERED | JOURNALED;
 /** Bytes of a record beyond its body when the body is not known (a record that could not be read). */
 const RECORD_OVERHEAD_ESTIMATE = 20;
+/** Expiry time of an entry expired in place (see `PagedList.kill`). */
+const DEAD = -1;
 
 /**
  * The paged-out tail of a queue: messages on disk, in order, 8 bytes each in memory (offset and
@@ -133,15 +135,73 @@ export class PagedList {
   /** Index in the first chunk's segment runs of the run holding the head. */
   #headRun = 0;
   #length = 0;
+  /** Entries shifted off so far: the head's index in the list's whole history (see `kill`). */
+  #shifted = 0;
+  /** Entries expired in place (`kill`), still in the list until they reach the head. */
+  #dead = 0;
   /**
    * Sum of body lengths, for `x-max-length-bytes`: added on `push`, taken off by `shift` with
    * the body length the reader found.
    */
   bodyBytes = 0;
 
-  /** Entries. */
+  /** Entries, dead ones included. */
   get length(): number {
     return this.#length;
+  }
+
+  /** Entries not expired in place: the messages this list still holds. */
+  get live(): number {
+    return this.#length - this.#dead;
+  }
+
+  /** Index of the head entry in the list's whole history; the last entry is `headIndex + length - 1`. */
+  get headIndex(): number {
+    return this.#shifted;
+  }
+
+  /** Chunk and slot of the entry with history index `index`, or null when it is no longer (or not yet) held. */
+  #at(index: number): { ci: number; slot: number } | null {
+    const i = index - this.#shifted;
+    if (i < 0 || i >= this.#length) return null;
+    const p = this.#head + i;
+    return { ci: Math.floor(p / CHUNK), slot: p % CHUNK };
+  }
+
+  /**
+   * The entry with history index `index`, for expiring it in place; null when it is gone or dead.
+   */
+  entry(index: number): { location: number; length: number; journaled: boolean } | null {
+    const at = this.#at(index);
+    if (at === null || this.#expiry[at.ci]?.[at.slot] === DEAD) return null;
+    const word = this.#chunks[at.ci][at.slot * STRIDE + 1];
+    const runs = this.#segments[at.ci];
+    let r = 0;
+    while (r + 2 < runs.length && runs[r + 2] <= at.slot) r += 2;
+    return {
+      location: runs[r + 1] * 0x1_0000_0000 + this.#chunks[at.ci][at.slot * STRIDE],
+      length: (word & ~FLAGS) >>> 0,
+      journaled: (word & JOURNALED) !== 0,
+    };
+  }
+
+  /**
+   * Marks an entry expired in place (its message was dead-lettered and its record released): it
+   * stays until it reaches the head, where it is dropped without being read. Only entries with
+   * an expiry time can die this way.
+   */
+  kill(index: number, bodyLength: number): void {
+    const at = this.#at(index);
+    const times = at === null ? undefined : this.#expiry[at.ci];
+    if (at === null || !times || times[at.slot] === DEAD) return;
+    times[at.slot] = DEAD;
+    this.#dead++;
+    this.bodyBytes = Math.max(0, this.bodyBytes - bodyLength);
+  }
+
+  /** Whether the head entry was expired in place (drop it with `shift()`, do not read it). */
+  get headDead(): boolean {
+    return this.#expiry[0]?.[this.#head] === DEAD;
   }
 
   /** Appends a stored message. */
@@ -207,9 +267,14 @@ export class PagedList {
    * @param bodyLength its body length, when the caller read the record; estimated otherwise
    */
   shift(bodyLength = -1): void {
-    const estimate = bodyLength >= 0 ? bodyLength : this.headLength - RECORD_OVERHEAD_ESTIMATE;
+    if (this.headDead) this.#dead--; // its bytes went when it died
+    else {
+      const estimate = bodyLength >= 0 ? bodyLength : this.headLength - RECORD_OVERHEAD_ESTIMATE;
+      this.bodyBytes = Math.max(0, this.bodyBytes - estimate);
+    }
     this.#length--;
-    this.bodyBytes = this.#length === 0 ? 0 : Math.max(0, this.bodyBytes - estimate);
+    this.#shifted++;
+    if (this.#length === 0) this.bodyBytes = 0;
     if (++this.#head === CHUNK) {
       this.#chunks.shift();
       this.#segments.shift();

@@ -64,3 +64,35 @@ Deno.test("ownerNamespace: stable, file-name safe, distinct per vhost, owner and
   ]);
   assert.equal(all.size, 4);
 });
+
+Deno.test("PagedList: entries expired in place (kill) leave the live count and bytes, and are skipped at the head", () => {
+  const list = new PagedList();
+  const flags = { redelivered: false, journaled: true };
+  for (let i = 0; i < 10_000; i++) {
+    list.push(3 * 2 ** 32 + 16 + i * 50, 50, 20, flags, i % 2 === 0 ? 1000 + i : Infinity);
+  }
+  assert.equal(list.headIndex, 0);
+  // Kill two entries far from the head (the second in another chunk), and one twice.
+  assert.deepEqual(list.entry(4), { location: 3 * 2 ** 32 + 16 + 200, length: 50, journaled: true });
+  list.kill(4, 20);
+  list.kill(9000, 20);
+  list.kill(9000, 20);
+  assert.equal(list.entry(4), null);
+  assert.equal(list.length, 10_000);
+  assert.equal(list.live, 9_998);
+  assert.equal(list.bodyBytes, 9_998 * 20);
+  const seen: number[] = [];
+  while (list.length > 0) {
+    if (!list.headDead) seen.push((list.headLocation - 3 * 2 ** 32 - 16) / 50);
+    list.shift(list.headDead ? -1 : 20);
+  }
+  assert.equal(seen.length, 9_998);
+  assert.ok(!seen.includes(4) && !seen.includes(9000));
+  assert.equal(list.live, 0);
+  assert.equal(list.bodyBytes, 0);
+  // History indexes keep counting after the list empties; old ones are gone.
+  assert.equal(list.headIndex, 10_000);
+  assert.equal(list.entry(5), null);
+  list.push(16, 50, 20, flags, 5);
+  assert.deepEqual(list.entry(10_000), { location: 16, length: 50, journaled: true });
+});

@@ -177,3 +177,40 @@ pagingTest("paging: priority queues stay in memory and deliver by priority", asy
   assert.equal((await ch.basicGet("prio", { noAck: true }))?.bodyToString(), "m0");
   await conn.close();
 });
+
+pagingTest(
+  "paging: a paged message whose expiration comes before earlier messages' is expired in place",
+  async (_b, url, queue) => {
+    const conn = await new AMQPClient(url).connect();
+    const ch = await conn.channel();
+    await ch.queueDeclare("dlq-out-of-order", { durable: true });
+    await ch.queueDeclare("mixed", { durable: true }, {
+      "x-dead-letter-exchange": "",
+      "x-dead-letter-routing-key": "dlq-out-of-order",
+    });
+    await ch.confirmSelect();
+    // 300 that live an hour fill the window and start the paged part; then 200 short-lived ones,
+    // all paged behind them: they must expire where they are, not when they reach memory.
+    for (let i = 0; i < 300; i++) {
+      ch.basicPublish("", "mixed", `long-${i}`, { deliveryMode: 2, expiration: "3600000" });
+    }
+    for (let i = 0; i < 200; i++) {
+      ch.basicPublish("", "mixed", `short-${i}`, { deliveryMode: i % 2 + 1, expiration: "300" });
+    }
+    await ch.basicPublish("", "mixed", "last-long", { deliveryMode: 2, expiration: "3600000" });
+    assert.ok(queue("mixed").pagedCount > 200);
+    await waitFor(
+      async () => (await ch.queueDeclare("dlq-out-of-order", { passive: true })).messageCount === 200,
+      {
+        timeout: 5000,
+      },
+    );
+    assert.equal((await ch.queueDeclare("mixed", { passive: true })).messageCount, 301);
+    const dead = await ch.basicGet("dlq-out-of-order", { noAck: true });
+    assert.equal(dead?.bodyToString(), "short-0");
+    assert.equal((dead?.properties.headers?.["x-death"] as { reason: string }[])[0].reason, "expired");
+    await conn.close();
+    const rest = await consumeAll(url, "mixed", 301);
+    assert.deepEqual(rest, [...Array.from({ length: 300 }, (_, i) => `long-${i}`), "last-long"]);
+  },
+);
