@@ -22,6 +22,7 @@
  */
 
 import fs from "node:fs";
+import process from "node:process";
 import { join } from "node:path";
 import { setImmediate } from "node:timers";
 import type {
@@ -162,6 +163,7 @@ export class FileStore implements MessageStore {
   static open(options: FileStoreOptions): FileStore {
     const dir = options.dir;
     for (const sub of ["", "messages", "queues", "kv"]) fs.mkdirSync(join(dir, sub), { recursive: true });
+    takeLock(dir);
     const defs = readDefinitions(dir, options.log);
     const store = new FileStore(options, defs === LOST ? null : defs, defs === LOST);
     store.#openSegments();
@@ -613,6 +615,7 @@ export class FileStore implements MessageStore {
     for (const j of this.#journals.values()) j.close();
     for (const kv of this.#kv.values()) kv.close();
     for (const seg of this.#segments.values()) fs.closeSync(seg.fd);
+    fs.rmSync(join(this.dir, LOCK), { force: true });
     this.#segments.clear();
   }
 }
@@ -639,6 +642,38 @@ function readHead(path: string, max: number): Uint8Array {
     return b.subarray(0, n);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------- the data directory's lock
+
+/** Holds the pid of the broker using the directory; left behind by a crash, taken over then. */
+const LOCK = "LOCK";
+
+/**
+ * One broker per data directory: two would corrupt each other's files. The lock file names the
+ * owner's pid; a file whose process is gone (a crash, `kill -9`) is taken over.
+ */
+function takeLock(dir: string): void {
+  const path = join(dir, LOCK);
+  let owner = 0;
+  try {
+    owner = Number(fs.readFileSync(path, "utf8").trim());
+  } catch {
+    // no lock: a fresh directory, or a clean stop
+  }
+  if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
+    throw new Error(`Data dir "${dir}" is in use by another broker (pid ${owner}; see ${path})`);
+  }
+  fs.writeFileSync(path, `${process.pid}\n`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === "EPERM"; // exists, owned by someone else
   }
 }
 

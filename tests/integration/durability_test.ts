@@ -763,3 +763,30 @@ restartTest("--sync none: confirmed messages still survive kill -9 (written to t
   const c2 = await h.connect();
   assert.deepEqual(bodies(await drain(await c2.createChannel(), "nosync")), range(500, "s"));
 }, { args: ["--sync", "none"] });
+
+Deno.test({
+  name: "one broker per data directory: a second one refuses to start; after kill -9 the lock is taken over",
+  ignore: restartIgnored !== undefined,
+  async fn() {
+    const { dir, cleanup } = await tempDataDir();
+    const first = await spawnWarren(`${dir}/data`, { logLevel: "error" });
+    try {
+      await assert.rejects(
+        spawnWarren(`${dir}/data`, { logLevel: "error" }),
+        (err: Error) => {
+          assert.match(err.message, /exited with code 1/);
+          assert.match(err.message, new RegExp(`is in use by another broker \\(pid ${first.pid};`));
+          return true;
+        },
+      );
+      await first.crash(); // the lock file stays behind, naming a process that is gone
+      const second = await spawnWarren(`${dir}/data`, { logLevel: "error" });
+      assert.equal((await Deno.readTextFile(`${dir}/data/LOCK`)).trim(), String(second.pid));
+      assert.ok(await second.stop());
+      await assert.rejects(Deno.stat(`${dir}/data/LOCK`), Deno.errors.NotFound); // a clean stop removes it
+    } finally {
+      await first.crash();
+      await cleanup();
+    }
+  },
+});
