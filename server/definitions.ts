@@ -44,6 +44,7 @@ import {
   type FieldTable,
   type FieldValue,
   int64,
+  type Policy,
   PolicyError,
   TypedField,
   type VHost,
@@ -111,6 +112,18 @@ export interface PolicyDefinition {
   "apply-to": string;
   definition: Record<string, unknown>;
   priority: number;
+}
+
+/** A policy in RabbitMQ's JSON shape, as definitions and `/api/policies` show it. */
+export function policyDefinition(p: Policy): PolicyDefinition {
+  return {
+    vhost: p.vhost,
+    name: p.name,
+    pattern: p.pattern,
+    "apply-to": p.applyTo,
+    definition: { ...p.definition },
+    priority: p.priority,
+  };
 }
 
 /** JSON form of an AMQP field value. */
@@ -443,14 +456,7 @@ export function exportDefinitions(broker: Broker, options: { durableOnly?: boole
     topic_permissions: [],
     parameters: [],
     global_parameters: [],
-    policies: broker.policies().map((p) => ({
-      vhost: p.vhost,
-      name: p.name,
-      pattern: p.pattern,
-      "apply-to": p.applyTo,
-      definition: { ...p.definition },
-      priority: p.priority,
-    })),
+    policies: broker.policies().map(policyDefinition),
     queues,
     exchanges,
     bindings,

@@ -81,6 +81,15 @@ export function memoryUsed(): number {
   return m.heapUsed + m.external;
 }
 
+/** The process's resident memory (RSS), bytes: what the management API and /metrics report. */
+export function residentMemory(): number {
+  try {
+    return process.memoryUsage().rss;
+  } catch {
+    return 0;
+  }
+}
+
 /** A full garbage collection, when the runtime offers one; false otherwise. */
 export function collectGarbage(): boolean {
   const g = globalThis as unknown as { Bun?: { gc(force: boolean): void }; gc?: () => void };

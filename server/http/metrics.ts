@@ -9,22 +9,11 @@
 
 import type { Broker } from "../../core/mod.ts";
 import { queueUnacked } from "./format.ts";
+import { residentMemory } from "../resources.ts";
 
 /** Escapes a label value (backslash, double quote, newline). */
 function label(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-}
-
-function processMemory(): number {
-  const g = globalThis as unknown as {
-    Deno?: { memoryUsage(): { rss: number } };
-    process?: { memoryUsage(): { rss: number } };
-  };
-  try {
-    return g.Deno?.memoryUsage().rss ?? g.process?.memoryUsage().rss ?? 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** The metrics text for a broker. */
@@ -212,7 +201,7 @@ export function metricsText(broker: Broker, node: string): string {
     [...broker.vhosts.values()].map((v) => [`{vhost="${label(v.name)}"}`, v.delayedCount]),
   );
 
-  metric("rabbitmq_process_resident_memory_bytes", "gauge", "Memory used in bytes", one(processMemory()));
+  metric("rabbitmq_process_resident_memory_bytes", "gauge", "Memory used in bytes", one(residentMemory()));
   metric(
     "rabbitmq_alarms_memory_used_watermark",
     "gauge",

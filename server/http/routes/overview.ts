@@ -18,6 +18,7 @@ import { queueTotals } from "../format.ts";
 import { churnRates, type DepthStats, messageStats } from "../rates.ts";
 import { badRequest, kernel, notFound } from "../_util.ts";
 import { encodeProperties, settle } from "./_messages.ts";
+import { residentMemory } from "../../resources.ts";
 
 /** Warren's version, reported as the product version. */
 export const WARREN_VERSION = "0.1.0";
@@ -28,18 +29,6 @@ function exchangeTypes(api: Api) {
     description: `${p.name} exchange (plugin)`,
     enabled: true,
   }));
-}
-
-function memoryUsed(): number {
-  const g = globalThis as unknown as {
-    Deno?: { memoryUsage(): { rss: number } };
-    process?: { memoryUsage(): { rss: number } };
-  };
-  try {
-    return g.Deno?.memoryUsage().rss ?? g.process?.memoryUsage().rss ?? 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** Adds the routes of this file. */
@@ -274,7 +263,7 @@ function overviewTotals(api: Api, vhosts: VHost[], queues: Queue[]): DepthStats 
 /** Memory and disk as the resource monitor last measured them (memory read now without one). */
 function nodeResources(api: Api): Record<string, number> {
   const r = api.options.resources?.();
-  if (r === undefined) return { mem_used: memoryUsed() };
+  if (r === undefined) return { mem_used: residentMemory() };
   const out: Record<string, number> = {
     mem_used: r.memoryUsed,
     mem_limit: r.memoryLimit,

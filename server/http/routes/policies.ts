@@ -11,20 +11,12 @@
  */
 
 import { type Policy, PolicyError } from "../../../core/mod.ts";
-import { type Api, createdOrNoContent, type Ctx, param } from "../api.ts";
-import { badRequest, HttpError, notAuthorised, notFound, type Row } from "../_util.ts";
+import { policyDefinition } from "../../definitions.ts";
 
 /** A policy in RabbitMQ's JSON shape (the same as in definitions). */
-export function formatPolicy(p: Policy): Row {
-  return {
-    vhost: p.vhost,
-    name: p.name,
-    pattern: p.pattern,
-    "apply-to": p.applyTo,
-    definition: { ...p.definition },
-    priority: p.priority,
-  };
-}
+const formatPolicy = (p: Policy): Row => ({ ...policyDefinition(p) });
+import { type Api, createdOrNoContent, type Ctx, param } from "../api.ts";
+import { badRequest, HttpError, notAuthorised, notFound, type Row } from "../_util.ts";
 
 /** RabbitMQ's management API escapes the Erlang binaries (`<<"x">>`) of a validation reason. */
 function escapeTags(text: string): string {
