@@ -265,11 +265,6 @@ export class FileStore implements MessageStore {
     this.#scheduleFlush();
   }
 
-  /** @inheritdoc */
-  recordLength(message: Message): number {
-    return message.recordLength;
-  }
-
   /** Writes the buffered records to the current segment (to the OS, not yet to disk). */
   #writeBuffer(): void {
     if (this.#used === 0) return;
@@ -590,16 +585,10 @@ export class FileStore implements MessageStore {
     }
   }
 
-  /** Bytes on disk in segments (for reports and the management API). */
-  get diskBytes(): number {
-    let n = this.#used;
-    for (const seg of this.#segments.values()) n += seg.size;
-    return n;
-  }
-
   /**
-   * Clean stop: writes and fsyncs everything, then closes the files. Callbacks still waiting
-   * run (their data is on disk).
+   * Clean stop: writes and fsyncs every open file (a sync round may still be in flight: its
+   * files are synced here too), then closes them. Waiting callbacks are dropped: by now their
+   * connections are closed.
    */
   close(): void {
     if (this.#closed) return;
@@ -607,13 +596,19 @@ export class FileStore implements MessageStore {
     try {
       this.#writeAll();
       if (this.#definitionsDirty) writeDefinitions(this.dir, this.definitions(), true);
-      for (const fd of this.#dirty) fs.fsyncSync(fd);
+      for (const seg of this.#segments.values()) fs.fsyncSync(seg.fd);
     } catch (err) {
       this.#log.error("store: final write failed", { error: String(err) });
     }
     this.#closed = true;
-    for (const j of this.#journals.values()) j.close();
-    for (const kv of this.#kv.values()) kv.close();
+    const closing: { close(): void }[] = [...this.#journals.values(), ...this.#kv.values()];
+    for (const f of closing) {
+      try {
+        f.close();
+      } catch (err) {
+        this.#log.error("store: final sync failed", { error: String(err) });
+      }
+    }
     for (const seg of this.#segments.values()) fs.closeSync(seg.fd);
     fs.rmSync(join(this.dir, LOCK), { force: true });
     this.#segments.clear();
@@ -964,8 +959,11 @@ class FileJournal implements QueueJournal {
     this.#store.forgetJournal(this);
   }
 
+  /** Syncs and closes the file (clean stop). */
   close(): void {
-    if (!this.#dropped) fs.closeSync(this.#fd);
+    if (this.#dropped) return;
+    fs.fsyncSync(this.#fd);
+    fs.closeSync(this.#fd);
   }
 }
 
@@ -1189,7 +1187,9 @@ class FileKeyValue implements KeyValueStore {
     this.#store.markDirty(this.#fd);
   }
 
+  /** Syncs and closes the file (clean stop). */
   close(): void {
+    fs.fsyncSync(this.#fd);
     fs.closeSync(this.#fd);
   }
 }
